@@ -1,0 +1,1 @@
+export type AccountState = "active" | "forwarding" | "disabled";

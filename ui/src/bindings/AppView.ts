@@ -1,0 +1,1 @@
+import type { Migration } from "./Migration"; import type { PhaseStatus } from "./PhaseStatus"; export type AppView = { migration: Migration | null, phases: Array<PhaseStatus>, project_file: string, };

@@ -1,0 +1,1 @@
+import type { ErrorCode } from "./ErrorCode"; export type CommandError = { code: ErrorCode, message: string, };

@@ -1,0 +1,1 @@
+import type { FolderRole } from "./FolderRole"; export type Folder = { name: string, disk_name: string, role: FolderRole | null, messages: number, bytes: number, deleted_pending: number, unseen_new: number, };

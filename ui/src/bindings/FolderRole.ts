@@ -1,0 +1,1 @@
+export type FolderRole = "inbox" | "sent" | "drafts" | "trash" | "junk" | "archive" | "notes";

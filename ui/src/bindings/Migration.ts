@@ -1,0 +1,1 @@
+import type { Inventory } from "./Inventory"; import type { Source } from "./Source"; export type Migration = { format: number, source: Source, inventory: Inventory | null, discovered_at: number | null, };

@@ -1,0 +1,1 @@
+export type PhaseState = "not_started" | "running" | "done" | "needs_attention";

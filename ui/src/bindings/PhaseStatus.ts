@@ -1,0 +1,1 @@
+import type { Phase } from "./Phase"; import type { PhaseState } from "./PhaseState"; export type PhaseStatus = { phase: Phase, number: number, title: string, summary: string, state: PhaseState, built: boolean, note: string | null, };

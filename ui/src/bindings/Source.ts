@@ -1,0 +1,1 @@
+import type { SourceKind } from "./SourceKind"; export type Source = { kind: SourceKind, root: string, };

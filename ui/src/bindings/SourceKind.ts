@@ -1,0 +1,1 @@
+export type SourceKind = "this_mac" | "copy";

@@ -1,0 +1,1 @@
+import type { WarningCode } from "./WarningCode"; export type Warning = { code: WarningCode, subject: string | null, message: string, };

@@ -1,0 +1,1 @@
+export type WarningCode = "address_not_in_virtual_users" | "virtual_user_unknown" | "missing_store" | "unknown_partition" | "orphan_store" | "duplicate_role" | "deleted_pending" | "missing_file" | "no_mail_settings" | "unknown_setting" | "unreadable_store" | "alias_unknown_target" | "inconsistent" | "over_quota";

@@ -1,0 +1,37 @@
+// Numbers as an admin reads them: decimal sizes as Finder shows them, grouped counts.
+
+const UNITS = ["bytes", "KB", "MB", "GB", "TB"];
+
+export function bytes(n: number): string {
+  if (n < 1000) return n === 1 ? "1 byte" : `${n} bytes`;
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
+}
+
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** `1 message`, `2 messages`. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${count(n)} ${n === 1 ? one : many}`;
+}
+
+/** A timestamp (Unix seconds) as local date and time, e.g. `29 Nov 2026, 09:12`. */
+export function when(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const pad = (x: number) => String(x).padStart(2, "0");
+  return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Share of `part` in `whole`, 0..100, for size bars. */
+export function percent(part: number, whole: number): number {
+  if (whole <= 0) return 0;
+  return Math.max(0, Math.min(100, (part / whole) * 100));
+}

@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { Wizard } from "../src/wizard/app";
+import { FakeHost } from "./fixtures";
+
+let root: HTMLElement;
+let host: FakeHost;
+const q = (sel: string) => root.querySelector<HTMLElement>(sel);
+const tid = (id: string) => q(`[data-testid="${id}"]`);
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  root = document.createElement("div");
+  document.body.append(root);
+  host = new FakeHost();
+});
+
+async function discoverCopy(path: string) {
+  const input = tid("root-input") as HTMLInputElement;
+  input.value = path;
+  input.dispatchEvent(new Event("input"));
+  tid("discover-button")!.click();
+  await flush();
+}
+
+describe("the wizard's frame", () => {
+  it("lists all eleven phases; unbuilt ones say so", async () => {
+    await Wizard.start(root, host);
+    const items = root.querySelectorAll(".phases button");
+    expect(items.length).toBe(11);
+    expect(tid("phase-discover")!.textContent).toContain("Not started");
+    expect(tid("phase-final_sync")!.textContent).toContain("Not built yet");
+    tid("phase-profiles")!.click();
+    expect(tid("screen-profiles")).not.toBeNull();
+    expect(tid("not-built")!.textContent).toContain("Not built yet");
+  });
+
+  it("offers only a copy on a machine that is not the Mac server", async () => {
+    await Wizard.start(root, host);
+    expect((tid("source-this_mac") as HTMLInputElement).disabled).toBe(true);
+    expect((tid("source-copy") as HTMLInputElement).checked).toBe(true);
+  });
+
+  it("fills in a suggested server copy", async () => {
+    host.info = { os: "linux", this_mac_available: false, suggested_root: "/demo/macos-server-5" };
+    await Wizard.start(root, host);
+    expect((tid("root-input") as HTMLInputElement).value).toBe("/demo/macos-server-5");
+  });
+
+  it("preselects this Mac on macOS", async () => {
+    host.info = { os: "macos", this_mac_available: true, suggested_root: null };
+    await Wizard.start(root, host);
+    expect((tid("source-this_mac") as HTMLInputElement).checked).toBe(true);
+    expect((tid("root-input") as HTMLInputElement).disabled).toBe(true);
+  });
+});
+
+describe("discovery", () => {
+  it("shows running, then the inventory, and marks the phase", async () => {
+    host.hold = true;
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    expect(tid("running")).not.toBeNull();
+    expect(tid("phase-discover")!.dataset.state).toBe("running");
+    host.finish();
+    await flush();
+    expect(host.calls).toContain("discover copy /srv/copy");
+    expect(tid("results")).not.toBeNull();
+    expect(tid("hostname")!.textContent).toBe("mail.example.com");
+    expect(tid("summary-accounts")!.textContent).toContain("3");
+    expect(tid("phase-discover")!.dataset.state).toBe("needs_attention");
+  });
+
+  it("shows accounts largest first, sortable by name", async () => {
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    const names = () => Array.from(root.querySelectorAll('[data-testid="accounts-table"] tbody tr')).map((tr) => tr.getAttribute("data-testid"));
+    expect(names()).toEqual(["account-asmith", "account-jdoe", "account-bmueller"]);
+    tid("sort-name")!.click();
+    expect(names()).toEqual(["account-asmith", "account-bmueller", "account-jdoe"]);
+    expect(tid("sort-name")!.closest("th")!.getAttribute("aria-sort")).toBe("ascending");
+  });
+
+  it("shows an account's folders on demand", async () => {
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    expect(tid("folders-of-GUID-jdoe")).toBeNull();
+    tid("folders-jdoe")!.click();
+    const folders = tid("folders-of-GUID-jdoe")!;
+    expect(folders.textContent).toContain("Rechnungen/2018");
+    expect(folders.textContent).toContain("Inbox");
+    tid("folders-jdoe")!.click();
+    expect(tid("folders-of-GUID-jdoe")).toBeNull();
+  });
+
+  it("explains every warning with what to do", async () => {
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    const w = tid("warning-address_not_in_virtual_users")!;
+    expect(w.textContent).toContain("b.mueller@example.org is in the directory");
+    expect(w.textContent).toContain("What to do:");
+    expect(tid("warning-orphan_store")).not.toBeNull();
+    expect(tid("orphans")!.textContent).toContain("ORPHAN-1");
+    expect(tid("training")!.textContent).toContain("junkmail@example.com");
+  });
+
+  it("shows an error with its fix, and keeps the form", async () => {
+    host.info = { os: "macos", this_mac_available: true, suggested_root: null };
+    host.failDiscover = { code: "permission_denied", message: "cannot read the server root /: Operation not permitted (os error 1)" };
+    await Wizard.start(root, host);
+    tid("discover-button")!.click();
+    await flush();
+    expect(host.calls).toContain("discover this_mac ");
+    expect(tid("error")!.dataset.code).toBe("permission_denied");
+    expect(tid("error-message")!.textContent).toContain("Operation not permitted");
+    expect(tid("error-fix")!.textContent).toContain("Full Disk Access");
+    expect(tid("source-form")).not.toBeNull();
+  });
+
+  it("turns a non-command failure into an internal error", async () => {
+    host.failDiscover = new Error("IPC lost");
+    await Wizard.start(root, host);
+    await discoverCopy("/x");
+    expect(tid("error")!.dataset.code).toBe("internal");
+    expect(tid("error-message")!.textContent).toBe("IPC lost");
+  });
+
+  it("returns to the remembered migration and can start over", async () => {
+    host.view = (await (async () => {
+      await host.discover({ kind: "copy", root: "/remembered" });
+      return host.view;
+    })());
+    await Wizard.start(root, host);
+    expect(tid("results")).not.toBeNull();
+    expect(root.textContent).toContain("read from /remembered");
+    tid("start-over")!.click();
+    await flush();
+    expect(host.calls).toContain("start_over");
+    expect(tid("source-form")).not.toBeNull();
+    expect(tid("results")).toBeNull();
+  });
+
+  it("never renders server-provided text as HTML", async () => {
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    host.view.migration!.inventory!.hostname = "<img src=x onerror=alert(1)>";
+    const w = new Wizard(root, host, host.info, host.view);
+    w.render();
+    expect(tid("hostname")!.textContent).toBe("<img src=x onerror=alert(1)>");
+    expect(root.querySelector("img")).toBeNull();
+  });
+});
