@@ -1,3 +1,5 @@
 //! The migration project: the phases of DESIGN.md as typed functions that the CLI and the app call.
 //! Neither the CLI nor the app holds phase logic; each phase module here orchestrates the crates
 //! below it (discover, sync, vault, profiles, cutover).
+
+pub mod discover;
