@@ -3,3 +3,4 @@
 //! below it (discover, sync, vault, profiles, cutover).
 
 pub mod discover;
+pub mod store;
