@@ -1,0 +1,895 @@
+//! The engine: one account pair at a time (callers run several accounts at once), folders grouped
+//! by destination folder, each group in order, groups in parallel; within a folder, batches of
+//! messages read and appended on several connections at once, bounded in count and bytes.
+//!
+//! Exactly once: every APPEND is preceded by a committed intent row and followed by a
+//! confirmation. Intents left open by a crash or a cut connection are settled at the start of the
+//! next round by looking at the destination (identity of the messages above the UID floor recorded
+//! with the intent), never by copying blindly.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+
+use crate::error::{ErrorClass, SideError, SyncError};
+use crate::identity::{self, pair_up, Identity, IdentityCounter};
+use crate::mapping::{self, FolderMapping, MappingRules};
+use crate::report::{AccountSummary, FolderSummary, MessageFailure, Progress};
+use crate::side::{Destination, FetchedMessage, MessageMeta, Source};
+use crate::state::{FailureRow, FolderState, Intent, StateDb};
+
+/// Tuning and behaviour of a run.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub rules: MappingRules,
+    /// Show the plan and the counts; write nothing anywhere.
+    pub dry_run: bool,
+    /// Messages per source fetch.
+    pub batch_messages: usize,
+    /// Bytes per source fetch (a batch closes at whichever limit comes first).
+    pub batch_bytes: u64,
+    /// Batches in flight per account (should not exceed the connections of either side).
+    pub parallel: usize,
+    /// Destination folders worked on at once.
+    pub parallel_folders: usize,
+    /// A limit below the destination's own (e.g. a provider preset's).
+    pub max_message_size: Option<u64>,
+    /// Rounds after transient failures (connection lost, throttled).
+    pub retry_rounds: u32,
+    /// First back-off after a transient failure (doubles each round).
+    pub backoff: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            rules: MappingRules::default(),
+            dry_run: false,
+            batch_messages: 100,
+            batch_bytes: 16 * 1024 * 1024,
+            parallel: 4,
+            parallel_folders: 2,
+            max_message_size: None,
+            retry_rounds: 4,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// The state DB is shared by accounts and tasks; calls are short and never held across an await.
+pub type SharedState = Arc<Mutex<StateDb>>;
+
+/// Account key in the state DB: which source goes to which destination.
+pub fn account_key<S: Source, D: Destination>(source: &S, dest: &D) -> String {
+    format!("{} => {}", source.account(), dest.account())
+}
+
+struct Ctx<S, D> {
+    source: Arc<S>,
+    dest: Arc<D>,
+    state: SharedState,
+    opts: SyncOptions,
+    progress: ProgressFn,
+    account: String,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    copied: AtomicU64,
+    bytes: AtomicU64,
+    already: AtomicU64,
+    skipped: AtomicU64,
+    failed: AtomicU64,
+    recovered: AtomicU64,
+    total_messages: AtomicU64,
+    total_bytes: AtomicU64,
+    /// A transient failure happened: another round is worth it. Holds the longest wait asked.
+    transient: Mutex<Option<Duration>>,
+}
+
+impl<S: Source, D: Destination> Ctx<S, D> {
+    fn db<T>(&self, f: impl FnOnce(&StateDb) -> Result<T, SyncError>) -> Result<T, SyncError> {
+        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    fn src_err(&self, error: SideError) -> SyncError {
+        SyncError::Source {
+            source_name: self.source.describe(),
+            error,
+        }
+    }
+
+    fn dst_err(&self, error: SideError) -> SyncError {
+        SyncError::Destination {
+            dest: self.dest.describe(),
+            error,
+        }
+    }
+
+    fn note_transient(&self, e: &SideError) {
+        let mut t = self.counters.transient.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = e.wait.unwrap_or_default();
+        *t = Some(t.map_or(wait, |w| w.max(wait)));
+    }
+
+    fn emit(&self, p: Progress) {
+        (self.progress)(&p);
+    }
+
+    fn fail(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+        meta: &MessageMeta,
+        headers: Option<&[u8]>,
+        class: ErrorClass,
+        text: &str,
+    ) -> Result<(), SyncError> {
+        let row = FailureRow {
+            source_folder: folder.to_string(),
+            source_uidvalidity: uidvalidity,
+            source_key: meta.key.clone(),
+            source_uid: meta.uid,
+            size: meta.size,
+            class: class_name(class).to_string(),
+            subject: headers.and_then(identity::subject),
+            date: headers.and_then(identity::date_header),
+            server_text: text.to_string(),
+        };
+        if !self.opts.dry_run {
+            self.db(|db| db.record_failure(&self.account, &row))?;
+        }
+        if class == ErrorClass::TooBig {
+            self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.emit(Progress::Failed {
+            failure: failure_of(&self.account, &row),
+        });
+        Ok(())
+    }
+}
+
+fn class_name(c: ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::TooBig => "too_big",
+        ErrorClass::OverQuota => "over_quota",
+        ErrorClass::Rejected => "rejected",
+        ErrorClass::Connection => "connection",
+        ErrorClass::Throttled => "throttled",
+        ErrorClass::Login => "login",
+        ErrorClass::Gone => "gone",
+        ErrorClass::Other => "other",
+    }
+}
+
+fn class_of(name: &str) -> ErrorClass {
+    match name {
+        "too_big" => ErrorClass::TooBig,
+        "over_quota" => ErrorClass::OverQuota,
+        "rejected" => ErrorClass::Rejected,
+        "connection" => ErrorClass::Connection,
+        "throttled" => ErrorClass::Throttled,
+        "login" => ErrorClass::Login,
+        "gone" => ErrorClass::Gone,
+        _ => ErrorClass::Other,
+    }
+}
+
+fn failure_of(account: &str, r: &FailureRow) -> MessageFailure {
+    let class = class_of(&r.class);
+    MessageFailure {
+        account: account.to_string(),
+        folder: r.source_folder.clone(),
+        uid: r.source_uid,
+        key: r.source_key.clone(),
+        size: r.size,
+        subject: r.subject.clone(),
+        date: r.date.clone(),
+        class,
+        server_text: r.server_text.clone(),
+        advice: class.advice().to_string(),
+    }
+}
+
+/// Syncs one account pair. Never panics on server behaviour; a fatal problem ends up in
+/// `summary.fatal` (and the caller's exit status), per-message problems in `summary.failures`.
+pub async fn sync_account<S: Source, D: Destination>(
+    source: Arc<S>,
+    dest: Arc<D>,
+    state: SharedState,
+    opts: SyncOptions,
+    progress: ProgressFn,
+) -> AccountSummary {
+    let started = Instant::now();
+    let account = account_key(source.as_ref(), dest.as_ref());
+    let ctx = Arc::new(Ctx {
+        source: source.clone(),
+        dest: dest.clone(),
+        state,
+        opts,
+        progress,
+        account: account.clone(),
+        counters: Counters::default(),
+    });
+    let mut summary = AccountSummary {
+        account: account.clone(),
+        source: source.describe(),
+        dest: dest.describe(),
+        dry_run: ctx.opts.dry_run,
+        ..Default::default()
+    };
+    let run_id = if ctx.opts.dry_run {
+        None
+    } else {
+        match ctx.db(|db| db.start_run(&account)) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                summary.fatal = Some(e.to_string());
+                return summary;
+            }
+        }
+    };
+    if let Err(e) = run(&ctx, &mut summary).await {
+        summary.fatal = Some(e.to_string());
+    }
+    let c = &ctx.counters;
+    summary.copied = c.copied.load(Ordering::Relaxed);
+    summary.bytes = c.bytes.load(Ordering::Relaxed);
+    summary.already_there = c.already.load(Ordering::Relaxed);
+    summary.skipped = c.skipped.load(Ordering::Relaxed);
+    summary.recovered = c.recovered.load(Ordering::Relaxed);
+    summary.seconds = started.elapsed().as_secs_f64();
+    if summary.seconds > 0.0 {
+        summary.messages_per_second = summary.copied as f64 / summary.seconds;
+        summary.bytes_per_second = summary.bytes as f64 / summary.seconds;
+    }
+    if !ctx.opts.dry_run {
+        // The open failures are the truth after this run, whichever run recorded them.
+        if let Ok(rows) = ctx.db(|db| db.failures(&account)) {
+            summary.failures = rows.iter().map(|r| failure_of(&account, r)).collect();
+        }
+    }
+    summary.failed = summary
+        .failures
+        .iter()
+        .filter(|f| f.class != ErrorClass::TooBig)
+        .count() as u64;
+    if let Some(id) = run_id {
+        let json = serde_json::to_string(&summary).unwrap_or_default();
+        let _ = ctx.db(|db| db.finish_run(id, &json));
+    }
+    ctx.emit(Progress::AccountDone {
+        account,
+        complete: summary.complete(),
+    });
+    summary
+}
+
+async fn run<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    summary: &mut AccountSummary,
+) -> Result<(), SyncError> {
+    let (sfolders, sns, dfolders, dns) = futures::try_join!(
+        async { ctx.source.folders().await.map_err(|e| ctx.src_err(e)) },
+        async { ctx.source.namespace().await.map_err(|e| ctx.src_err(e)) },
+        async { ctx.dest.folders().await.map_err(|e| ctx.dst_err(e)) },
+        async { ctx.dest.namespace().await.map_err(|e| ctx.dst_err(e)) },
+    )?;
+    let listed: Vec<_> = sfolders.iter().map(|f| f.folder.clone()).collect();
+    let plan = mapping::plan(&listed, &sns, &dfolders, &dns, &ctx.opts.rules);
+    summary.plan = plan.clone();
+    ctx.emit(Progress::Planned {
+        account: ctx.account.clone(),
+        folders: plan.folders.len() as u32,
+    });
+    let subscribed: HashSet<&str> = sfolders
+        .iter()
+        .filter(|f| f.subscribed)
+        .map(|f| f.folder.name.as_str())
+        .collect();
+
+    if !ctx.opts.dry_run {
+        ctx.db(|db| db.put_mapping(&ctx.account, &plan))?;
+        let mut created = HashSet::new();
+        for m in plan.folders.iter().filter(|m| m.create) {
+            if created.insert(m.dest.clone()) {
+                ctx.dest.create(&m.dest).await.map_err(|e| ctx.dst_err(e))?;
+            }
+        }
+        // Subscriptions travel once, the first time a folder is synced.
+        for m in &plan.folders {
+            if subscribed.contains(m.source.as_str())
+                && ctx.db(|db| db.folder(&ctx.account, &m.source))?.is_none()
+            {
+                if let Err(e) = ctx.dest.subscribe(&m.dest).await {
+                    tracing::warn!(folder = %m.dest, error = %e, "subscribe failed");
+                }
+            }
+        }
+    }
+
+    // Group by destination folder: folders that merge into one are done one after the other,
+    // so that matching against what the destination already holds sees the other's copies.
+    let mut groups: BTreeMap<String, Vec<FolderMapping>> = BTreeMap::new();
+    for m in &plan.folders {
+        groups.entry(m.dest.clone()).or_default().push(m.clone());
+    }
+    let created: HashSet<String> = plan
+        .folders
+        .iter()
+        .filter(|m| m.create)
+        .map(|m| m.dest.clone())
+        .collect();
+
+    let mut folder_summaries: HashMap<String, FolderSummary> = HashMap::new();
+    let rounds = if ctx.opts.dry_run { 1 } else { ctx.opts.retry_rounds.max(1) };
+    let mut backoff = ctx.opts.backoff;
+    for round in 0..rounds {
+        *ctx.counters.transient.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if !ctx.opts.dry_run {
+            match settle_pending(ctx).await {
+                Ok(()) => {}
+                Err(e) if e.class().transient() => {
+                    tracing::warn!(error = %e, "settling open intents failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let results: Vec<Result<Vec<FolderSummary>, SyncError>> = stream::iter(groups.values())
+            .map(|group| {
+                let ctx = ctx.clone();
+                let created = &created;
+                async move {
+                    let mut out = Vec::new();
+                    for m in group {
+                        out.push(sync_folder(&ctx, m, created.contains(&m.dest)).await?);
+                    }
+                    Ok(out)
+                }
+            })
+            .buffer_unordered(ctx.opts.parallel_folders.max(1))
+            .collect()
+            .await;
+        for r in results {
+            match r {
+                Ok(list) => {
+                    for fs in list {
+                        let entry = folder_summaries.entry(fs.source.clone()).or_default();
+                        if round == 0 {
+                            *entry = fs;
+                        } else {
+                            entry.copied += fs.copied;
+                            entry.already_there += fs.already_there;
+                            entry.skipped += fs.skipped;
+                            entry.failed = fs.failed;
+                            entry.bytes += fs.bytes;
+                            entry.unchanged &= fs.unchanged;
+                        }
+                    }
+                }
+                Err(e) if e.class().transient() => ctx.note_transient(&match &e {
+                    SyncError::Source { error, .. } | SyncError::Destination { error, .. } => {
+                        error.clone()
+                    }
+                    SyncError::State { .. } => SideError::new(ErrorClass::Other, e.to_string()),
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        let transient = *ctx.counters.transient.lock().unwrap_or_else(|p| p.into_inner());
+        match transient {
+            None => break,
+            Some(wait) if round + 1 < rounds => {
+                let wait = wait.max(backoff);
+                tracing::info!(round, wait_ms = wait.as_millis() as u64, "transient failures; another round");
+                tokio::time::sleep(wait).await;
+                backoff *= 2;
+            }
+            Some(_) => {
+                return Err(SyncError::Destination {
+                    dest: ctx.dest.describe(),
+                    error: SideError::new(
+                        ErrorClass::Connection,
+                        format!("connections kept failing after {rounds} rounds"),
+                    ),
+                })
+            }
+        }
+    }
+    let mut list: Vec<FolderSummary> = folder_summaries.into_values().collect();
+    list.sort_by(|a, b| a.source.cmp(&b.source));
+    summary.folders = list;
+    Ok(())
+}
+
+/// Settles intents left open by an earlier crash or a cut connection: a message whose identity
+/// is found on the destination above the intent's UID floor (and not already claimed by another
+/// ledger row) was appended; the others were not and are dropped, to be copied normally.
+async fn settle_pending<S: Source, D: Destination>(ctx: &Arc<Ctx<S, D>>) -> Result<(), SyncError> {
+    let pending = ctx.db(|db| db.pending_intents(&ctx.account))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut by_dest: BTreeMap<String, Vec<crate::state::PendingIntent>> = BTreeMap::new();
+    for (d, p) in pending {
+        by_dest.entry(d).or_default().push(p);
+    }
+    for (dest_folder, intents) in by_dest {
+        let status = match ctx.dest.status(&dest_folder).await {
+            Ok(s) => s,
+            Err(e) if e.class == ErrorClass::Rejected => {
+                // The folder does not exist (any more): nothing of these intents landed.
+                drop_intents(ctx, &intents, &[])?;
+                continue;
+            }
+            Err(e) => return Err(ctx.dst_err(e)),
+        };
+        let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, &dest_folder, status.uid_validity))?;
+        let floor = intents.iter().filter_map(|i| i.dest_uid_floor).min().unwrap_or(1);
+        let on_dest = ctx
+            .dest
+            .identities(&dest_folder, floor.max(1))
+            .await
+            .map_err(|e| ctx.dst_err(e))?;
+        let mut counter = IdentityCounter::new();
+        for m in on_dest.into_iter().filter(|m| !claimed.contains(&m.uid)) {
+            counter.add(m.identity, m.uid, m.size);
+        }
+        let wanted: Vec<(Identity, usize, u64)> = intents
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (Identity(p.identity.clone()), i, p.size))
+            .collect();
+        let (pairs, _) = pair_up(wanted, &mut counter);
+        let found: Vec<(usize, u32)> = pairs;
+        ctx.counters
+            .recovered
+            .fetch_add(found.len() as u64, Ordering::Relaxed);
+        tracing::info!(folder = %dest_folder, open = intents.len(), found = found.len(), "settled open intents");
+        drop_intents(
+            ctx,
+            &intents,
+            &found
+                .iter()
+                .map(|(i, uid)| (*i, status.uid_validity, *uid))
+                .collect::<Vec<_>>(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Confirms the found intents (index, dest uidvalidity, dest uid) and deletes the rest.
+fn drop_intents<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    intents: &[crate::state::PendingIntent],
+    found: &[(usize, u32, u32)],
+) -> Result<(), SyncError> {
+    let found_map: HashMap<usize, (u32, u32)> = found.iter().map(|(i, v, u)| (*i, (*v, *u))).collect();
+    let mut per_folder: BTreeMap<(String, u32), (Vec<(String, Option<(u32, u32)>)>, Vec<String>)> =
+        BTreeMap::new();
+    for (i, p) in intents.iter().enumerate() {
+        let e = per_folder
+            .entry((p.source_folder.clone(), p.source_uidvalidity))
+            .or_default();
+        match found_map.get(&i) {
+            Some(uid) => e.0.push((p.source_key.clone(), Some(*uid))),
+            None => e.1.push(p.source_key.clone()),
+        }
+    }
+    for ((folder, uv), (copied, not)) in per_folder {
+        ctx.db(|db| db.settle(&ctx.account, &folder, uv, &copied, &not))?;
+    }
+    Ok(())
+}
+
+/// Syncs one source folder into its destination folder.
+async fn sync_folder<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    m: &FolderMapping,
+    dest_is_new: bool,
+) -> Result<FolderSummary, SyncError> {
+    let mut fs = FolderSummary {
+        source: m.source.clone(),
+        dest: m.dest.clone(),
+        ..Default::default()
+    };
+    let status = ctx.source.status(&m.source).await.map_err(|e| ctx.src_err(e))?;
+    fs.source_messages = status.messages;
+    let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
+    if let Some(p) = &prev {
+        if p.complete
+            && p.source_uidvalidity == status.uid_validity
+            && p.source_uidnext == status.uid_next
+            && p.source_messages == Some(status.messages)
+            && p.source_highestmodseq == status.highest_modseq
+        {
+            fs.unchanged = true;
+            return Ok(fs);
+        }
+    }
+    // A new UIDVALIDITY: the same mail under new UIDs. Re-identify, never re-copy.
+    let mut from_uid = 1;
+    match &prev {
+        Some(p) if p.source_uidvalidity != status.uid_validity => {
+            if !ctx.opts.dry_run {
+                reidentify(ctx, &m.source, p.source_uidvalidity, status.uid_validity).await?;
+            }
+        }
+        Some(p) => from_uid = p.source_uidnext.unwrap_or(1).max(1),
+        None => {}
+    }
+    let uv = status.uid_validity;
+    let listed = ctx
+        .source
+        .list(&m.source, from_uid)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
+    let settled = ctx.db(|db| db.settled_keys(&ctx.account, &m.source, uv))?;
+    let mut todo: Vec<MessageMeta> = listed
+        .into_iter()
+        .filter(|x| x.uid.is_none_or(|u| u >= from_uid) && !settled.contains(&x.key))
+        .collect();
+    todo.sort_by_key(|x| x.uid.unwrap_or(u32::MAX));
+
+    // What the destination already holds and the ledger does not account for: match by identity.
+    let mut dest_floor: Option<u32> = None;
+    if !todo.is_empty() && !dest_is_new {
+        let dst = ctx.dest.status(&m.dest).await.map_err(|e| ctx.dst_err(e))?;
+        let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, &m.dest, dst.uid_validity))?;
+        dest_floor = dst.uid_next;
+        if dst.messages as usize > claimed.len() {
+            let on_dest = ctx.dest.identities(&m.dest, 1).await.map_err(|e| ctx.dst_err(e))?;
+            let mut counter = IdentityCounter::new();
+            for d in on_dest.into_iter().filter(|d| !claimed.contains(&d.uid)) {
+                counter.add(d.identity, d.uid, d.size);
+            }
+            if counter.total() > 0 {
+                let headers = ctx
+                    .source
+                    .identity_headers(&m.source, &todo)
+                    .await
+                    .map_err(|e| ctx.src_err(e))?;
+                let ids: HashMap<String, Identity> = headers
+                    .iter()
+                    .map(|(k, h)| (k.clone(), Identity::of(h)))
+                    .collect();
+                let wanted: Vec<(Identity, usize, u64)> = todo
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, x)| ids.get(&x.key).map(|id| (id.clone(), i, x.size)))
+                    .collect();
+                let (pairs, _) = pair_up(wanted, &mut counter);
+                let present: HashSet<usize> = pairs.iter().map(|(i, _)| *i).collect();
+                if !ctx.opts.dry_run && !pairs.is_empty() {
+                    let rows: Vec<_> = pairs
+                        .iter()
+                        .map(|(i, uid)| {
+                            let x = &todo[*i];
+                            (
+                                x.key.clone(),
+                                x.uid,
+                                x.size,
+                                ids[&x.key].0.clone(),
+                                Some((dst.uid_validity, *uid)),
+                            )
+                        })
+                        .collect();
+                    ctx.db(|db| db.record_present(&ctx.account, &m.source, uv, &m.dest, &rows))?;
+                }
+                fs.already_there = pairs.len() as u64;
+                ctx.counters.already.fetch_add(fs.already_there, Ordering::Relaxed);
+                todo = todo
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !present.contains(i))
+                    .map(|(_, x)| x)
+                    .collect();
+            }
+        }
+    }
+
+    // Too big for the destination: skipped, listed with size, date and subject.
+    let limit = match (ctx.opts.max_message_size, ctx.dest.max_message_size()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(limit) = limit {
+        let (big, rest): (Vec<_>, Vec<_>) = todo.into_iter().partition(|x| x.size > limit);
+        todo = rest;
+        if !big.is_empty() {
+            let headers: HashMap<String, Vec<u8>> = ctx
+                .source
+                .identity_headers(&m.source, &big)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            for x in &big {
+                ctx.fail(
+                    &m.source,
+                    uv,
+                    x,
+                    headers.get(&x.key).map(Vec::as_slice),
+                    ErrorClass::TooBig,
+                    &format!("{} bytes; the destination accepts at most {limit} bytes", x.size),
+                )?;
+            }
+            fs.skipped = big.len() as u64;
+        }
+    }
+
+    let total_bytes: u64 = todo.iter().map(|x| x.size).sum();
+    ctx.counters
+        .total_messages
+        .fetch_add(todo.len() as u64, Ordering::Relaxed);
+    ctx.counters.total_bytes.fetch_add(total_bytes, Ordering::Relaxed);
+    ctx.emit(Progress::FolderStarted {
+        account: ctx.account.clone(),
+        folder: m.source.clone(),
+        messages: todo.len() as u64,
+        bytes: total_bytes,
+    });
+    if ctx.opts.dry_run {
+        fs.copied = todo.len() as u64;
+        fs.bytes = total_bytes;
+        return Ok(fs);
+    }
+
+    // Batches: bounded in count and bytes; several in flight.
+    let mut batches: Vec<Vec<MessageMeta>> = Vec::new();
+    let mut cur: Vec<MessageMeta> = Vec::new();
+    let mut cur_bytes = 0u64;
+    for x in todo {
+        if !cur.is_empty()
+            && (cur.len() >= ctx.opts.batch_messages || cur_bytes + x.size > ctx.opts.batch_bytes)
+        {
+            batches.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur_bytes += x.size;
+        cur.push(x);
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    let started = Instant::now();
+    let floor = Arc::new(Mutex::new(dest_floor));
+    let outcomes: Vec<Result<BatchOutcome, SyncError>> = stream::iter(batches)
+        .map(|b| {
+            let ctx = ctx.clone();
+            let floor = floor.clone();
+            async move { copy_batch(&ctx, m, uv, b, &floor, started).await }
+        })
+        .buffer_unordered(ctx.opts.parallel.max(1))
+        .collect()
+        .await;
+    let mut unsettled_min: Option<u32> = None;
+    let mut unsettled_no_uid = false;
+    let mut first_err: Option<SyncError> = None;
+    for o in outcomes {
+        match o {
+            Ok(b) => {
+                fs.copied += b.copied;
+                fs.bytes += b.bytes;
+                fs.failed += b.failed;
+                for u in b.unsettled {
+                    match u {
+                        Some(u) => unsettled_min = Some(unsettled_min.map_or(u, |m: u32| m.min(u))),
+                        None => unsettled_no_uid = true,
+                    }
+                }
+            }
+            Err(e) => {
+                if first_err.is_none() {
+                    first_err = Some(e);
+                }
+                unsettled_no_uid = true;
+            }
+        }
+    }
+    // The watermark moves only past settled messages; too-big skips count as settled (they are
+    // listed, and a re-run would only skip them again).
+    let complete = unsettled_min.is_none() && !unsettled_no_uid;
+    let new_state = FolderState {
+        dest_folder: m.dest.clone(),
+        source_uidvalidity: uv,
+        source_uidnext: match unsettled_min {
+            Some(u) => Some(u),
+            None if unsettled_no_uid => Some(from_uid),
+            None => status.uid_next,
+        },
+        source_messages: Some(status.messages),
+        source_highestmodseq: status.highest_modseq,
+        complete,
+    };
+    ctx.db(|db| db.put_folder(&ctx.account, &m.source, &new_state))?;
+    ctx.emit(Progress::FolderDone {
+        account: ctx.account.clone(),
+        folder: m.source.clone(),
+    });
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    Ok(fs)
+}
+
+#[derive(Default)]
+struct BatchOutcome {
+    copied: u64,
+    bytes: u64,
+    failed: u64,
+    /// Source UIDs (None: no UID) not settled by this batch: failed, or left for the next round.
+    unsettled: Vec<Option<u32>>,
+}
+
+async fn copy_batch<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    m: &FolderMapping,
+    uv: u32,
+    batch: Vec<MessageMeta>,
+    floor: &Mutex<Option<u32>>,
+    started: Instant,
+) -> Result<BatchOutcome, SyncError> {
+    let mut out = BatchOutcome::default();
+    let fetched: Vec<FetchedMessage> = match ctx.source.fetch(&m.source, &batch).await {
+        Ok(f) => f,
+        Err(e) if e.class.transient() => {
+            ctx.note_transient(&e);
+            out.unsettled = batch.iter().map(|x| x.uid).collect();
+            return Ok(out);
+        }
+        Err(e) => {
+            for x in &batch {
+                ctx.fail(&m.source, uv, x, None, e.class, &e.text)?;
+                out.unsettled.push(x.uid);
+            }
+            out.failed = batch.len() as u64;
+            return Ok(out);
+        }
+    };
+    // Messages that vanished from the source between listing and reading are not failures.
+    let floor_now = {
+        let db_max = ctx.db(|db| db.max_dest_uid(&ctx.account, &m.dest))?;
+        let f = *floor.lock().unwrap_or_else(|p| p.into_inner());
+        match (db_max.map(|u| u + 1), f) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    };
+    let intents: Vec<Intent> = fetched
+        .iter()
+        .map(|f| Intent {
+            source_key: f.meta.key.clone(),
+            source_uid: f.meta.uid,
+            size: f.bytes.len() as u64,
+            identity: Identity::of(&f.bytes).0,
+            sha256: identity::sha256_hex(&f.bytes),
+            dest_uid_floor: floor_now,
+        })
+        .collect();
+    ctx.db(|db| db.write_intents(&ctx.account, &m.source, uv, &m.dest, &intents))?;
+    let mut copied: Vec<(String, Option<(u32, u32)>)> = Vec::new();
+    let mut not_appended: Vec<String> = Vec::new();
+    let mut cut = false;
+    for f in &fetched {
+        if cut {
+            // After a cut connection the rest of the batch was certainly not sent.
+            not_appended.push(f.meta.key.clone());
+            out.unsettled.push(f.meta.uid);
+            continue;
+        }
+        let flags: Vec<String> = f
+            .meta
+            .flags
+            .iter()
+            .filter(|fl| !fl.eq_ignore_ascii_case("\\Recent"))
+            .cloned()
+            .collect();
+        match ctx
+            .dest
+            .append(&m.dest, &flags, f.meta.internal_date, &f.bytes)
+            .await
+        {
+            Ok(uid) => {
+                if let Some(u) = uid {
+                    let mut fl = floor.lock().unwrap_or_else(|p| p.into_inner());
+                    *fl = Some(fl.map_or(u.uid + 1, |x| x.max(u.uid + 1)));
+                }
+                copied.push((f.meta.key.clone(), uid.map(|u| (u.uid_validity, u.uid))));
+                out.copied += 1;
+                out.bytes += f.bytes.len() as u64;
+            }
+            Err(e) if e.class.transient() => {
+                // It may or may not have landed: the intent stays open and is settled next round.
+                ctx.note_transient(&e);
+                out.unsettled.push(f.meta.uid);
+                cut = true;
+            }
+            Err(e) => {
+                not_appended.push(f.meta.key.clone());
+                out.unsettled.push(f.meta.uid);
+                if e.class != ErrorClass::TooBig {
+                    out.failed += 1;
+                }
+                let class = if e.class == ErrorClass::Gone {
+                    ErrorClass::Rejected
+                } else {
+                    e.class
+                };
+                ctx.fail(&m.source, uv, &f.meta, Some(&f.bytes), class, &e.text)?;
+            }
+        }
+    }
+    ctx.db(|db| db.settle(&ctx.account, &m.source, uv, &copied, &not_appended))?;
+    let c = &ctx.counters;
+    let done = c.copied.fetch_add(out.copied, Ordering::Relaxed) + out.copied;
+    let bytes_done = c.bytes.fetch_add(out.bytes, Ordering::Relaxed) + out.bytes;
+    let secs = started.elapsed().as_secs_f64();
+    ctx.emit(Progress::Copied {
+        account: ctx.account.clone(),
+        folder: m.source.clone(),
+        messages_done: done,
+        bytes_done,
+        messages_total: c.total_messages.load(Ordering::Relaxed),
+        bytes_total: c.total_bytes.load(Ordering::Relaxed),
+        bytes_per_second: if secs > 0.0 { bytes_done as f64 / secs } else { 0.0 },
+    });
+    Ok(out)
+}
+
+/// After a source UIDVALIDITY change: pairs the ledger's rows of the old generation with the
+/// folder's current messages by identity (size as tie-breaker) and moves them to the new keys.
+async fn reidentify<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    folder: &str,
+    old_uv: u32,
+    new_uv: u32,
+) -> Result<(), SyncError> {
+    let rows: Vec<_> = ctx
+        .db(|db| db.messages(&ctx.account, folder))?
+        .into_iter()
+        .filter(|(uv, r)| *uv == old_uv && r.state != "intent")
+        .map(|(_, r)| r)
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let listed = ctx.source.list(folder, 1).await.map_err(|e| ctx.src_err(e))?;
+    let headers = ctx
+        .source
+        .identity_headers(folder, &listed)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
+    let ids: HashMap<String, Identity> = headers
+        .iter()
+        .map(|(k, h)| (k.clone(), Identity::of(h)))
+        .collect();
+    let mut counter = IdentityCounter::new();
+    for r in &rows {
+        counter.add(Identity(r.identity.clone()), r.source_key.clone(), r.size);
+    }
+    let wanted: Vec<(Identity, usize, u64)> = listed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| ids.get(&x.key).map(|id| (id.clone(), i, x.size)))
+        .collect();
+    let (pairs, _) = pair_up(wanted, &mut counter);
+    let moves: Vec<(String, String, Option<u32>)> = pairs
+        .into_iter()
+        .map(|(i, old_key)| (old_key, listed[i].key.clone(), listed[i].uid))
+        .collect();
+    tracing::info!(folder, old_uv, new_uv, rows = rows.len(), matched = moves.len(), "re-identified after UIDVALIDITY change");
+    ctx.db(|db| db.rebind(&ctx.account, folder, old_uv, new_uv, &moves))
+}

@@ -1,0 +1,152 @@
+//! What a run tells: progress events while it runs, a summary when it ends, and the verification
+//! report. All serialisable (the CLI's `--json`) and exported to the UI.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::ErrorClass;
+use crate::mapping::FolderPlan;
+
+/// One failed or skipped message: enough to find it and to know what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MessageFailure {
+    pub account: String,
+    pub folder: String,
+    pub uid: Option<u32>,
+    /// Stable key (UID, or Maildir base name).
+    pub key: String,
+    pub size: u64,
+    pub subject: Option<String>,
+    pub date: Option<String>,
+    pub class: ErrorClass,
+    /// The server's own words (or the local error).
+    pub server_text: String,
+    pub advice: String,
+}
+
+/// Per-folder result of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FolderSummary {
+    pub source: String,
+    pub dest: String,
+    /// Messages in the source folder (STATUS).
+    pub source_messages: u32,
+    pub copied: u64,
+    pub already_there: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    /// Nothing to do: the folder's counters had not changed since the last run.
+    pub unchanged: bool,
+}
+
+/// The result of syncing one account pair.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AccountSummary {
+    pub account: String,
+    pub source: String,
+    pub dest: String,
+    pub dry_run: bool,
+    pub plan: FolderPlan,
+    pub folders: Vec<FolderSummary>,
+    /// Appended in this run.
+    pub copied: u64,
+    /// Found on the destination already (earlier runs excluded: those are not counted again).
+    pub already_there: u64,
+    /// Not sent on purpose (too big); listed in `failures` with class `too_big`.
+    pub skipped: u64,
+    /// Could not be copied; listed in `failures`.
+    pub failed: u64,
+    /// Settled after a crash by finding them on the destination.
+    pub recovered: u64,
+    /// Bytes appended.
+    pub bytes: u64,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub bytes_per_second: f64,
+    /// Failed and skipped messages (from this run and still-open ones from earlier runs).
+    pub failures: Vec<MessageFailure>,
+    /// The error that stopped this account, if one did.
+    pub fatal: Option<String>,
+}
+
+impl AccountSummary {
+    /// True when every message of the source is on the destination or skipped on purpose.
+    pub fn complete(&self) -> bool {
+        self.fatal.is_none() && self.failed == 0
+    }
+}
+
+/// A progress event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Progress {
+    /// The folder plan is known.
+    Planned { account: String, folders: u32 },
+    /// A folder's work is known: `messages` / `bytes` to copy.
+    FolderStarted {
+        account: String,
+        folder: String,
+        messages: u64,
+        bytes: u64,
+    },
+    /// Messages landed; counters are for the account so far.
+    Copied {
+        account: String,
+        folder: String,
+        messages_done: u64,
+        bytes_done: u64,
+        messages_total: u64,
+        bytes_total: u64,
+        bytes_per_second: f64,
+    },
+    /// A message failed or was skipped.
+    Failed { failure: MessageFailure },
+    FolderDone { account: String, folder: String },
+    AccountDone { account: String, complete: bool },
+}
+
+/// Verification of one folder (phase 5): source against destination, by identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FolderVerification {
+    /// Source folders that feed this destination folder.
+    pub sources: Vec<String>,
+    pub dest: String,
+    pub source_messages: u64,
+    /// Destination messages that match a source message (this migration's messages).
+    pub dest_matching: u64,
+    /// Destination messages not from the source (mail that arrived there otherwise).
+    pub dest_other: u64,
+    pub missing: Vec<MissingMessage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MissingMessage {
+    pub folder: String,
+    pub uid: Option<u32>,
+    pub key: String,
+    pub size: u64,
+    /// The reason on record (a failure of an earlier run), if any.
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Verification {
+    pub account: String,
+    pub folders: Vec<FolderVerification>,
+    pub source_messages: u64,
+    pub missing: u64,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.missing == 0
+    }
+}

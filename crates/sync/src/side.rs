@@ -1,0 +1,119 @@
+//! The two ends of a sync. `Source` is implemented over IMAP ([`crate::imap`]) and over a Dovecot
+//! Maildir store on disk ([`crate::maildir`]); `Destination` over IMAP. Implementations own their
+//! connection pools: every method may be called concurrently, and blocks until a connection is
+//! free, which is how the engine's parallelism stays within each host's connection limit.
+
+use std::future::Future;
+
+use crate::error::SideError;
+use crate::identity::Identity;
+use crate::mapping::{ListedFolder, Namespace};
+
+/// A folder's counters (IMAP STATUS), the basis of the "unchanged?" check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FolderStatus {
+    pub uid_validity: u32,
+    pub uid_next: Option<u32>,
+    pub messages: u32,
+    pub highest_modseq: Option<u64>,
+}
+
+/// A source folder and whether its owner subscribed to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFolder {
+    pub folder: ListedFolder,
+    pub subscribed: bool,
+}
+
+/// What is known of a message before its bytes are read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// Stable key within the folder and UIDVALIDITY: the UID as text for IMAP, the file's base
+    /// name for a Maildir message that has no UID yet.
+    pub key: String,
+    pub uid: Option<u32>,
+    pub size: u64,
+    /// IMAP flags and keywords (`\Seen`, `$Forwarded`), without `\Recent`.
+    pub flags: Vec<String>,
+    pub internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// A message read from the source, with its bytes.
+#[derive(Clone, Debug)]
+pub struct FetchedMessage {
+    pub meta: MessageMeta,
+    pub bytes: Vec<u8>,
+}
+
+/// A message on the destination, as seen for matching (identity headers and size only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestMessage {
+    pub uid: u32,
+    pub identity: Identity,
+    pub size: u64,
+}
+
+/// Where an APPEND landed (RFC 4315 APPENDUID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendedUid {
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+pub trait Source: Send + Sync + 'static {
+    /// For reports: `imaps://jdoe@host` or `maildir:/path`. Never contains a secret.
+    fn describe(&self) -> String;
+    /// A short name of the account for the state DB key (user name or store name).
+    fn account(&self) -> String;
+    fn namespace(&self) -> impl Future<Output = Result<Namespace, SideError>> + Send;
+    fn folders(&self) -> impl Future<Output = Result<Vec<SourceFolder>, SideError>> + Send;
+    fn status(&self, folder: &str) -> impl Future<Output = Result<FolderStatus, SideError>> + Send;
+    /// Messages with UID >= `from_uid` (an implementation without cheap ranges may return all).
+    fn list(
+        &self,
+        folder: &str,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>, SideError>> + Send;
+    /// The identity header fields ([`crate::identity::IDENTITY_FIELDS`]) of the given messages,
+    /// by key: enough for identity, subject and date without reading the bodies.
+    fn identity_headers(
+        &self,
+        folder: &str,
+        messages: &[MessageMeta],
+    ) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>, SideError>> + Send;
+    /// The bytes of the given messages. A message that is gone is simply absent from the result;
+    /// the outer error is for the whole batch (connection lost).
+    fn fetch(
+        &self,
+        folder: &str,
+        messages: &[MessageMeta],
+    ) -> impl Future<Output = Result<Vec<FetchedMessage>, SideError>> + Send;
+}
+
+pub trait Destination: Send + Sync + 'static {
+    fn describe(&self) -> String;
+    fn account(&self) -> String;
+    fn namespace(&self) -> impl Future<Output = Result<Namespace, SideError>> + Send;
+    fn folders(&self) -> impl Future<Output = Result<Vec<ListedFolder>, SideError>> + Send;
+    /// Creates a folder (its parents too if the server needs that); an existing folder is fine.
+    fn create(&self, folder: &str) -> impl Future<Output = Result<(), SideError>> + Send;
+    fn subscribe(&self, folder: &str) -> impl Future<Output = Result<(), SideError>> + Send;
+    fn status(&self, folder: &str) -> impl Future<Output = Result<FolderStatus, SideError>> + Send;
+    /// The largest message the destination accepts (APPENDLIMIT, or a configured limit).
+    fn max_message_size(&self) -> Option<u64>;
+    /// Appends one message with its flags and date. `Ok(None)` when the server does not say
+    /// where it landed (no UIDPLUS).
+    fn append(
+        &self,
+        folder: &str,
+        flags: &[String],
+        internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<Option<AppendedUid>, SideError>> + Send;
+    /// Identity and size of every message with UID >= `from_uid`.
+    fn identities(
+        &self,
+        folder: &str,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<DestMessage>, SideError>> + Send;
+}
