@@ -69,12 +69,16 @@ pub fn system_flags(letters: &str) -> Vec<String> {
 /// Sort key giving the order in which Dovecot hands out UIDs to files it has not listed yet:
 /// delivery second, then the `M<microseconds>` part, then the name.
 pub fn dovecot_order_key(name: &str) -> (u64, u64, &str) {
-    let secs_end = name.find(|c: char| !c.is_ascii_digit()).unwrap_or(name.len());
+    let secs_end = name
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(name.len());
     let secs = name[..secs_end].parse().unwrap_or(u64::MAX);
     let usecs = name[secs_end..]
         .strip_prefix(".M")
         .map(|rest| {
-            let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             rest[..end].parse().unwrap_or(0)
         })
         .unwrap_or(0);
@@ -88,7 +92,10 @@ mod tests {
     #[test]
     fn dovecot_names() {
         let p = parse("1545037333.M512044P5102.mail.example.com,S=1303,W=1337:2,RSab");
-        assert_eq!(p.base, "1545037333.M512044P5102.mail.example.com,S=1303,W=1337");
+        assert_eq!(
+            p.base,
+            "1545037333.M512044P5102.mail.example.com,S=1303,W=1337"
+        );
         assert_eq!(p.flags, "RSab");
         assert_eq!((p.size, p.vsize), (Some(1303), Some(1337)));
         assert_eq!(system_flags(p.flags), ["\\Seen", "\\Answered"]);
@@ -98,12 +105,21 @@ mod tests {
     fn new_dir_cyrus_and_semicolon() {
         let p = parse("1546330444.M90211P9320.mail.example.com,S=1277,W=1307");
         assert_eq!(p.flags, "");
-        assert_eq!(p.base, "1546330444.M90211P9320.mail.example.com,S=1277,W=1307");
+        assert_eq!(
+            p.base,
+            "1546330444.M90211P9320.mail.example.com,S=1277,W=1307"
+        );
         let p = parse("1199181600.cyrus.1,S=264:2,S");
-        assert_eq!((p.base, p.flags, p.size, p.vsize), ("1199181600.cyrus.1,S=264", "S", Some(264), None));
+        assert_eq!(
+            (p.base, p.flags, p.size, p.vsize),
+            ("1199181600.cyrus.1,S=264", "S", Some(264), None)
+        );
         let p = parse("1.M2P3.host;2,FT");
         assert_eq!((p.base, p.flags), ("1.M2P3.host", "FT"));
-        assert_eq!(system_flags("DFPRST"), ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]);
+        assert_eq!(
+            system_flags("DFPRST"),
+            ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
+        );
         // Info that is not version 2 carries no flags; flags stop at ','.
         assert_eq!(parse("1.M2P3.host:1,abc").flags, "");
         assert_eq!(parse("1.M2P3.host:2,S,extra").flags, "S");

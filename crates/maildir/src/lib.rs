@@ -71,7 +71,9 @@ pub enum MaildirError {
         line: usize,
         what: String,
     },
-    #[error("message {base_name} of {folder} is gone: it was expunged after the folder was scanned")]
+    #[error(
+        "message {base_name} of {folder} is gone: it was expunged after the folder was scanned"
+    )]
     Gone { folder: PathBuf, base_name: String },
 }
 
@@ -206,8 +208,10 @@ impl Store {
             let entry = entry.map_err(|e| MaildirError::io(&root, e))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if matches!(name.as_ref(), "cur" | "new" | UIDLIST | "dovecot-uidvalidity")
-                || (name.starts_with('.') && name.len() > 1 && name != "..")
+            if matches!(
+                name.as_ref(),
+                "cur" | "new" | UIDLIST | "dovecot-uidvalidity"
+            ) || (name.starts_with('.') && name.len() > 1 && name != "..")
             {
                 looks_like_store = true;
                 break;
@@ -268,7 +272,11 @@ impl Store {
 
     /// The folder with this name (UTF-8, `/` between levels; `INBOX` in any case).
     pub fn folder(&self, name: &str) -> Result<MaildirFolder> {
-        let want = if name.eq_ignore_ascii_case(INBOX) { INBOX } else { name };
+        let want = if name.eq_ignore_ascii_case(INBOX) {
+            INBOX
+        } else {
+            name
+        };
         self.folders()?
             .into_iter()
             .find(|f| f.name == want)
@@ -278,7 +286,12 @@ impl Store {
             })
     }
 
-    fn folder_at(&self, name: String, disk_name: String, subscribed: &[String]) -> Result<MaildirFolder> {
+    fn folder_at(
+        &self,
+        name: String,
+        disk_name: String,
+        subscribed: &[String],
+    ) -> Result<MaildirFolder> {
         let path = if disk_name.is_empty() {
             self.root.clone()
         } else {
@@ -305,7 +318,10 @@ impl Store {
         let keywords = read_keywords(&folder.path)?;
         let files = list_files(&folder.path)?;
 
-        let by_base = uidlist.as_ref().map(Uidlist::by_base_name).unwrap_or_default();
+        let by_base = uidlist
+            .as_ref()
+            .map(Uidlist::by_base_name)
+            .unwrap_or_default();
         let mut seen: HashMap<String, ()> = HashMap::with_capacity(files.len());
         let mut found_records = vec![false; uidlist.as_ref().map_or(0, |u| u.records.len())];
         let mut listed: Vec<MaildirMessage> = Vec::new();
@@ -321,7 +337,10 @@ impl Store {
             }
             let record = by_base.get(parsed.base).map(|&i| {
                 found_records[i] = true;
-                &uidlist.as_ref().expect("index comes from the uidlist").records[i]
+                &uidlist
+                    .as_ref()
+                    .expect("index comes from the uidlist")
+                    .records[i]
             });
             let flags = filename::system_flags(parsed.flags);
             let deleted = flags.iter().any(|f| f == "\\Deleted");
@@ -342,7 +361,10 @@ impl Store {
                 keywords: keywords.resolve(parsed.flags),
                 flags,
                 internal_date: mtime_secs(&meta),
-                size: parsed.size.or(record.and_then(|r| r.psize)).unwrap_or(meta.len()),
+                size: parsed
+                    .size
+                    .or(record.and_then(|r| r.psize))
+                    .unwrap_or(meta.len()),
                 virtual_size: parsed.vsize.or(record.and_then(|r| r.vsize)),
                 in_new: file.in_new,
                 file_name: file.name,
@@ -356,7 +378,8 @@ impl Store {
         }
         listed.sort_by_key(|m| m.uid);
         provisional.sort_by(|a, b| {
-            filename::dovecot_order_key(&a.file_name).cmp(&filename::dovecot_order_key(&b.file_name))
+            filename::dovecot_order_key(&a.file_name)
+                .cmp(&filename::dovecot_order_key(&b.file_name))
         });
         listed.extend(provisional);
         let stale_uids = uidlist
@@ -404,12 +427,18 @@ impl Store {
                 Ok(bytes) => {
                     let mut current = message.clone();
                     if path != message.path {
-                        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        let name = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
                         let parsed = filename::parse(&name);
                         let keywords = read_keywords(&folder_dir)?;
                         current.flags = filename::system_flags(parsed.flags);
                         current.keywords = keywords.resolve(parsed.flags);
-                        current.in_new = path.parent().and_then(Path::file_name).is_some_and(|d| d == "new");
+                        current.in_new = path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .is_some_and(|d| d == "new");
                         current.file_name = name;
                         current.path = path;
                     }

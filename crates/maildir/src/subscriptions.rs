@@ -11,7 +11,10 @@ use crate::utf7;
 /// not decode are kept as they are rather than dropped: a subscription is a hint, not mail.
 pub fn parse(data: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(data);
-    let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r')).peekable();
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .peekable();
     let v2 = lines.peek().is_some_and(|first| *first == "V\t2");
     if v2 {
         lines.next();
@@ -79,7 +82,15 @@ mod tests {
         let data = "V\t2\n\nINBOX\nJunk\nEntw&APw-rfe Kunden\nRechnungen\nRechnungen\t2018\n&BBIERQQ+BDQETwRJBDgENQ-\nR&-D\n";
         assert_eq!(
             parse(data.as_bytes()),
-            ["INBOX", "Junk", "Entwürfe Kunden", "Rechnungen", "Rechnungen/2018", "Входящие", "R&D"]
+            [
+                "INBOX",
+                "Junk",
+                "Entwürfe Kunden",
+                "Rechnungen",
+                "Rechnungen/2018",
+                "Входящие",
+                "R&D"
+            ]
         );
         assert_eq!(parse(b"V\t2\n\nA\x01tB\n"), ["A\tB"]);
     }

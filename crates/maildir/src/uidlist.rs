@@ -63,7 +63,10 @@ impl Uidlist {
     /// Parses a whole file. `Ok(None)` for an empty file, which Dovecot treats as no file.
     pub fn parse(data: &[u8]) -> Result<Option<Uidlist>, ParseError> {
         let text = String::from_utf8_lossy(data);
-        let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+        let mut lines = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         let Some((_, header)) = lines.next() else {
             return Ok(None);
         };
@@ -75,7 +78,12 @@ impl Uidlist {
             Some("1") => 1u8,
             Some("2") => 2,
             Some("3") => 3,
-            Some(other) => return Err(err(1, format!("unknown version {other:?} (expected 1, 2 or 3)"))),
+            Some(other) => {
+                return Err(err(
+                    1,
+                    format!("unknown version {other:?} (expected 1, 2 or 3)"),
+                ))
+            }
             None => return Err(err(1, "empty header")),
         };
         let (mut uid_validity, mut next_uid, mut guid) = (0u32, 0u32, None);
@@ -110,7 +118,10 @@ impl Uidlist {
             }
             if let Some(prev) = records.last() {
                 if uid <= prev.uid {
-                    return Err(err(no, format!("UID {uid} after {} (UIDs must ascend)", prev.uid)));
+                    return Err(err(
+                        no,
+                        format!("UID {uid} after {} (UIDs must ascend)", prev.uid),
+                    ));
                 }
             }
             let (mut vsize, mut psize) = (None, None);
@@ -120,7 +131,8 @@ impl Uidlist {
                         .find(':')
                         .ok_or_else(|| err(no, "record has no ':' before the file name"))?;
                     for ext in rest[..colon].split(' ').filter(|e| !e.is_empty()) {
-                        let (key, value) = ext.split_at(ext.chars().next().map_or(0, char::len_utf8));
+                        let (key, value) =
+                            ext.split_at(ext.chars().next().map_or(0, char::len_utf8));
                         match key {
                             "W" => vsize = value.parse().ok(),
                             "S" => psize = value.parse().ok(),
@@ -181,16 +193,24 @@ mod tests {
         let u = Uidlist::parse(data).unwrap().unwrap();
         assert_eq!((u.version, u.uid_validity, u.next_uid), (3, 1356998401, 15));
         assert_eq!(u.guid.as_deref(), Some("6d1f0b2a7c3e9b4811a40000c3d2e1f0"));
-        assert_eq!(u.records.iter().map(|r| r.uid).collect::<Vec<_>>(), [3, 7, 9]);
-        assert_eq!(u.records[1].base_name(), "1545291002.M118203P6120.mail.example.com,S=1730,W=1769");
+        assert_eq!(
+            u.records.iter().map(|r| r.uid).collect::<Vec<_>>(),
+            [3, 7, 9]
+        );
+        assert_eq!(
+            u.records[1].base_name(),
+            "1545291002.M118203P6120.mail.example.com,S=1730,W=1769"
+        );
         assert_eq!(u.records[2].vsize, Some(1861));
     }
 
     #[test]
     fn version1_cyrus() {
-        let u = Uidlist::parse(b"1 1199145601 4\n1 1199181600.cyrus.1,S=264:2,S\n3 1201950000.cyrus.3,S=270:2,S\n")
-            .unwrap()
-            .unwrap();
+        let u = Uidlist::parse(
+            b"1 1199145601 4\n1 1199181600.cyrus.1,S=264:2,S\n3 1201950000.cyrus.3,S=270:2,S\n",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((u.version, u.uid_validity, u.next_uid), (1, 1199145601, 4));
         assert_eq!(u.records[1].file_name, "1201950000.cyrus.3,S=270:2,S");
         assert_eq!(u.records[1].base_name(), "1201950000.cyrus.3,S=270");
@@ -198,11 +218,16 @@ mod tests {
 
     #[test]
     fn header_only_and_empty() {
-        let u = Uidlist::parse(b"3 V1420070404 N1 G6d31506273380f02b1a40000c3d2e1f0\n").unwrap().unwrap();
+        let u = Uidlist::parse(b"3 V1420070404 N1 G6d31506273380f02b1a40000c3d2e1f0\n")
+            .unwrap()
+            .unwrap();
         assert!(u.records.is_empty());
         assert_eq!(Uidlist::parse(b"").unwrap(), None);
         let u = Uidlist::parse(b"3 N9 V5\r\n8 :a:2,S\r\n").unwrap().unwrap();
-        assert_eq!((u.uid_validity, u.next_uid, u.records[0].file_name.as_str()), (5, 9, "a:2,S"));
+        assert_eq!(
+            (u.uid_validity, u.next_uid, u.records[0].file_name.as_str()),
+            (5, 9, "a:2,S")
+        );
     }
 
     #[test]

@@ -163,7 +163,10 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        assert!(matches!(decode("a&Jjo"), Err(Utf7Error::Unterminated { .. })));
+        assert!(matches!(
+            decode("a&Jjo"),
+            Err(Utf7Error::Unterminated { .. })
+        ));
         assert!(matches!(decode("&*-"), Err(Utf7Error::BadBase64 { .. })));
         assert!(matches!(decode("é"), Err(Utf7Error::NotAscii { .. })));
         // "&AGE-" encodes 'a': printable ASCII must stay literal.
