@@ -340,9 +340,10 @@ fn classify_host(host: &str, addresses: &[AddressRecord], targets: &Targets) -> 
 }
 
 fn combine(points: impl IntoIterator<Item = Points>) -> Points {
-    let (mut old, mut new, mut unknown, mut any) = (false, false, false, false);
+    let (mut old, mut new, mut unknown, mut any, mut all_nomx) = (false, false, false, false, true);
     for p in points {
         any = true;
+        all_nomx &= p == Points::NoMx;
         match p {
             Points::Old => old = true,
             Points::New => new = true,
@@ -356,6 +357,7 @@ fn combine(points: impl IntoIterator<Item = Points>) -> Points {
     }
     match (any, old, new) {
         (false, _, _) => Points::NoMx,
+        _ if all_nomx => Points::NoMx,
         (_, true, true) => Points::Both,
         (_, true, false) => Points::Old,
         (_, false, true) if !unknown => Points::New,
@@ -621,6 +623,8 @@ mod tests {
         assert_eq!(combine([Points::New, Points::Unknown]), Points::Both);
         assert_eq!(combine([Points::Old, Points::Failed]), Points::Failed);
         assert_eq!(combine([]), Points::NoMx);
+        assert_eq!(combine([Points::NoMx, Points::NoMx]), Points::NoMx);
+        assert_eq!(combine([Points::NoMx, Points::New]), Points::Both);
     }
 
     #[test]
