@@ -1,0 +1,515 @@
+//! Connecting (TCP, TLS or STARTTLS, greeting) and logging in.
+
+use std::time::Duration;
+
+use async_imap::imap_proto::{Response, ResponseCode, Status};
+use base64::Engine as _;
+use secrecy::zeroize::Zeroizing;
+use secrecy::ExposeSecret;
+use tokio::net::TcpStream;
+
+use crate::conn::{capability_atoms, quotable, quote, Conn, Part};
+use crate::error::{CertificateInfo, ImapError, Result};
+use crate::response::{classify, classify_bye, Ctx, StatusText};
+use crate::session::Session;
+use crate::tls;
+use crate::transport::{Inner, Transport};
+use crate::types::{AuthMethod, Capabilities, Credentials, Endpoint, Security, Timeouts};
+
+/// A connected, not yet authenticated IMAP connection.
+pub struct Client {
+    conn: Conn,
+    greeting: String,
+    preauth: bool,
+    endpoint: Endpoint,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.conn.server)
+            .field("greeting", &self.greeting)
+            .finish()
+    }
+}
+
+async fn with_timeout<T>(
+    limit: Duration,
+    server: &str,
+    step: &str,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ImapError::Timeout {
+            server: server.to_string(),
+            step: step.to_string(),
+            after: limit,
+        }),
+    }
+}
+
+async fn tcp_connect(endpoint: &Endpoint, timeouts: &Timeouts) -> Result<TcpStream> {
+    let server = endpoint.label();
+    let addrs: Vec<std::net::SocketAddr> =
+        with_timeout(timeouts.connect, &server, "DNS lookup", async {
+            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+                .await
+                .map(|a| a.collect())
+                .map_err(|e| ImapError::Unreachable {
+                    server: server.clone(),
+                    reason: format!("cannot resolve {:?}: {e}", endpoint.host),
+                })
+        })
+        .await?;
+    if addrs.is_empty() {
+        return Err(ImapError::Unreachable {
+            server,
+            reason: format!("{:?} has no address", endpoint.host),
+        });
+    }
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(timeouts.connect, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                // Commands are small and latency-bound; Nagle would delay pipelined ones.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => {
+                last = Some(ImapError::Unreachable {
+                    server: server.clone(),
+                    reason: format!("{addr}: {e}"),
+                })
+            }
+            Err(_) => {
+                last = Some(ImapError::Timeout {
+                    server: server.clone(),
+                    step: format!("TCP connect to {addr}"),
+                    after: timeouts.connect,
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or(ImapError::Unreachable {
+        server,
+        reason: "no address to connect to".into(),
+    }))
+}
+
+async fn tls_handshake(
+    endpoint: &Endpoint,
+    timeouts: &Timeouts,
+    tcp: TcpStream,
+) -> Result<(Inner, CertificateInfo)> {
+    let server = endpoint.label();
+    let (config, seen) = tls::client_config(&server, endpoint.pinned_sha256.as_deref())?;
+    let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+        ImapError::InvalidInput {
+            what: "host name".into(),
+            reason: format!("{:?}: {e}", endpoint.host),
+        }
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let stream = with_timeout(timeouts.tls, &server, "TLS handshake", async {
+        connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| tls::handshake_error(&server, &seen, e))
+    })
+    .await?;
+    let cert = tls::accepted_certificate(&seen).ok_or_else(|| ImapError::Tls {
+        server: server.clone(),
+        reason: "the server presented no certificate".into(),
+    })?;
+    Ok((Inner::Tls(Box::new(stream)), cert))
+}
+
+/// Reads the greeting; returns (text, preauth).
+async fn greeting(conn: &mut Conn) -> Result<(String, bool)> {
+    let server = conn.server.clone();
+    let limit = conn.timeouts.greeting;
+    let r = with_timeout(limit, &server, "greeting", conn.read("greeting")).await;
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            conn.mark_broken(e.to_string());
+            return Err(e);
+        }
+    };
+    match r.parsed() {
+        Response::Data { status, outcome } => {
+            let st = StatusText::from_parts(
+                status,
+                outcome.code.as_ref(),
+                outcome.information.as_deref(),
+            );
+            if let Some(ResponseCode::Capabilities(c)) = &outcome.code {
+                conn.caps = capability_atoms(c);
+            }
+            match status {
+                Status::Ok => Ok((st.full(), false)),
+                Status::PreAuth => Ok((st.full(), true)),
+                Status::Bye => Err(classify_bye(&server, "greeting", &st)),
+                _ => Err(ImapError::Protocol {
+                    server,
+                    step: "greeting".into(),
+                    detail: format!("unexpected greeting: {}", st.full()),
+                }),
+            }
+        }
+        other => Err(ImapError::Protocol {
+            server,
+            step: "greeting".into(),
+            detail: format!("unexpected greeting: {other:?}"),
+        }),
+    }
+}
+
+impl Client {
+    /// Connects: TCP (with `timeouts.connect`), TLS or STARTTLS (with `timeouts.tls`), the
+    /// greeting (with `timeouts.greeting`), and the capabilities.
+    pub async fn connect(endpoint: &Endpoint, timeouts: Timeouts) -> Result<Client> {
+        let server = endpoint.label();
+        let tcp = tcp_connect(endpoint, &timeouts).await?;
+        let (mut conn, greeting_text, preauth) = match endpoint.security {
+            Security::Tls => {
+                let (inner, cert) = tls_handshake(endpoint, &timeouts, tcp).await?;
+                let mut conn = Conn::new(Transport::new(inner, timeouts.idle), server, timeouts);
+                conn.certificate = Some(cert);
+                let (g, p) = greeting(&mut conn).await?;
+                (conn, g, p)
+            }
+            Security::Plain => {
+                let mut conn = Conn::new(
+                    Transport::new(Inner::Plain(tcp), timeouts.idle),
+                    server,
+                    timeouts,
+                );
+                let (g, p) = greeting(&mut conn).await?;
+                (conn, g, p)
+            }
+            Security::StartTls => {
+                let mut plain = Conn::new(
+                    Transport::new(Inner::Plain(tcp), timeouts.idle),
+                    server.clone(),
+                    timeouts,
+                );
+                let (_, preauth) = greeting(&mut plain).await?;
+                if preauth {
+                    return Err(ImapError::Tls {
+                        server,
+                        reason: "the server pre-authenticated the connection before STARTTLS"
+                            .into(),
+                    });
+                }
+                if plain.caps.raw.is_empty() {
+                    plain.refresh_capabilities().await?;
+                }
+                if !plain.caps.starttls() {
+                    return Err(ImapError::Tls {
+                        server,
+                        reason: "the server does not offer STARTTLS on this port".into(),
+                    });
+                }
+                let ctx = Ctx {
+                    server: &server,
+                    command: "STARTTLS",
+                    ..Ctx::default()
+                };
+                plain.simple("STARTTLS", &ctx).await?;
+                let Inner::Plain(tcp) = plain.framed.into_inner().into_inner() else {
+                    return Err(ImapError::Tls {
+                        server,
+                        reason: "STARTTLS on a connection that is already encrypted".into(),
+                    });
+                };
+                let (inner, cert) = tls_handshake(endpoint, &timeouts, tcp).await?;
+                let mut conn = Conn::new(Transport::new(inner, timeouts.idle), server, timeouts);
+                conn.certificate = Some(cert);
+                // Capabilities from before TLS must not be trusted (RFC 3501 §6.2.1).
+                conn.refresh_capabilities().await?;
+                (conn, String::new(), false)
+            }
+        };
+        if conn.caps.raw.is_empty() && !preauth {
+            conn.refresh_capabilities().await?;
+        }
+        Ok(Client {
+            conn,
+            greeting: greeting_text,
+            preauth,
+            endpoint: endpoint.clone(),
+        })
+    }
+
+    /// Capabilities before login.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.conn.caps
+    }
+
+    /// The greeting's text (empty after STARTTLS, where the greeting came before TLS).
+    pub fn greeting(&self) -> &str {
+        &self.greeting
+    }
+
+    /// The server's certificate, when the connection is encrypted.
+    pub fn certificate(&self) -> Option<&CertificateInfo> {
+        self.conn.certificate.as_ref()
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.conn.transport_ref().is_tls()
+    }
+
+    /// The endpoint this client connected to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn choose(&self, creds: &Credentials) -> Result<AuthMethod> {
+        let caps = &self.conn.caps;
+        let plain_offered = caps.auth_mechanisms().iter().any(|m| m == "PLAIN");
+        let tls_required = || ImapError::TlsRequired {
+            server: self.conn.server.clone(),
+            server_text: "the server disables login on unencrypted connections (LOGINDISABLED)"
+                .into(),
+        };
+        let encrypted = self.is_encrypted();
+        match creds.method {
+            AuthMethod::Auto => {
+                if plain_offered {
+                    Ok(AuthMethod::Plain)
+                } else if !caps.login_disabled() {
+                    Ok(if creds.login_as.is_some() {
+                        AuthMethod::DovecotMaster
+                    } else {
+                        AuthMethod::Login
+                    })
+                } else if !encrypted {
+                    Err(tls_required())
+                } else {
+                    Err(ImapError::NoLoginMethod {
+                        server: self.conn.server.clone(),
+                        offered: caps.auth_mechanisms().join(" "),
+                    })
+                }
+            }
+            AuthMethod::Login | AuthMethod::DovecotMaster
+                if caps.login_disabled() && !encrypted =>
+            {
+                Err(tls_required())
+            }
+            AuthMethod::Plain if !plain_offered && caps.login_disabled() && !encrypted => {
+                Err(tls_required())
+            }
+            m => Ok(m),
+        }
+    }
+
+    /// Logs in (see [`AuthMethod`] for how the method is chosen) and returns the session.
+    pub async fn login(mut self, creds: &Credentials) -> Result<Session> {
+        if self.preauth {
+            return Ok(Session::new(self.conn, creds.mailbox_owner().to_string()));
+        }
+        if creds.user.is_empty() {
+            return Err(ImapError::InvalidInput {
+                what: "user name".into(),
+                reason: "it is empty".into(),
+            });
+        }
+        for (what, v) in [
+            ("user name", creds.user.as_str()),
+            ("login_as user", creds.login_as.as_deref().unwrap_or("")),
+            ("password", creds.password.expose_secret()),
+        ] {
+            if v.contains(['\0', '\r', '\n']) {
+                return Err(ImapError::InvalidInput {
+                    what: what.into(),
+                    reason: "it contains a line break or NUL".into(),
+                });
+            }
+        }
+        let method = self.choose(creds)?;
+        let server = self.conn.server.clone();
+        let ctx = Ctx {
+            server: &server,
+            command: if method == AuthMethod::Plain {
+                "AUTHENTICATE PLAIN"
+            } else {
+                "LOGIN"
+            },
+            login: Some((creds.user.as_str(), creds.login_as.as_deref())),
+            ..Ctx::default()
+        };
+        let reply = match method {
+            AuthMethod::Plain => self.authenticate_plain(creds, &ctx).await?,
+            AuthMethod::DovecotMaster => {
+                // Dovecot's master user form: `target*master` with the master's password.
+                let target = creds.login_as.as_deref().unwrap_or(&creds.user);
+                let user = if creds.login_as.is_some() {
+                    format!("{target}*{}", creds.user)
+                } else {
+                    creds.user.clone()
+                };
+                self.login_command(&user, creds, &ctx).await?
+            }
+            _ => {
+                let user = match &creds.login_as {
+                    Some(target) => format!("{target}*{}", creds.user),
+                    None => creds.user.clone(),
+                };
+                self.login_command(&user, creds, &ctx).await?
+            }
+        };
+        if !reply.is_ok() {
+            let err = classify(&ctx, &reply.status);
+            self.conn.shutdown().await;
+            return Err(err);
+        }
+        // Capabilities change after login; servers usually send them with the OK.
+        let mut caps = None;
+        if let Some(t) = &reply.tagged {
+            if let Response::Done {
+                outcome:
+                    async_imap::imap_proto::Outcome {
+                        code: Some(ResponseCode::Capabilities(c)),
+                        ..
+                    },
+                ..
+            } = t.parsed()
+            {
+                caps = Some(capability_atoms(c));
+            }
+        }
+        for r in &reply.untagged {
+            if let Response::Capabilities(c) = r.parsed() {
+                caps = Some(capability_atoms(c));
+            }
+        }
+        match caps {
+            Some(c) => self.conn.caps = c,
+            None => self.conn.refresh_capabilities().await?,
+        }
+        Ok(Session::new(self.conn, creds.mailbox_owner().to_string()))
+    }
+
+    async fn login_command(
+        &mut self,
+        user: &str,
+        creds: &Credentials,
+        ctx: &Ctx<'_>,
+    ) -> Result<crate::conn::Reply> {
+        let password = creds.password.expose_secret();
+        let user_q = quote(user);
+        let pass_q = Zeroizing::new(quote(password));
+        let mut parts = vec![Part::Text("LOGIN ")];
+        if quotable(user) {
+            parts.push(Part::Text(&user_q));
+        } else {
+            parts.push(Part::Literal(user.as_bytes()));
+        }
+        parts.push(Part::Text(" "));
+        if quotable(password) {
+            parts.push(Part::Text(&pass_q));
+        } else {
+            parts.push(Part::Literal(password.as_bytes()));
+        }
+        self.conn.run(&parts, "LOGIN", ctx).await
+    }
+
+    async fn authenticate_plain(
+        &mut self,
+        creds: &Credentials,
+        ctx: &Ctx<'_>,
+    ) -> Result<crate::conn::Reply> {
+        // RFC 4616: authzid NUL authcid NUL passwd; authzid empty for a user's own login.
+        let mut message = Zeroizing::new(Vec::new());
+        if let Some(target) = &creds.login_as {
+            message.extend_from_slice(target.as_bytes());
+        }
+        message.push(0);
+        message.extend_from_slice(creds.user.as_bytes());
+        message.push(0);
+        message.extend_from_slice(creds.password.expose_secret().as_bytes());
+        let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*message));
+        if self.conn.caps.sasl_ir() {
+            let line = Zeroizing::new(format!("AUTHENTICATE PLAIN {}", &*encoded));
+            return self
+                .conn
+                .run(&[Part::Text(&line)], "AUTHENTICATE", ctx)
+                .await;
+        }
+        let tag = self
+            .conn
+            .send(&[Part::Text("AUTHENTICATE PLAIN")], "AUTHENTICATE", ctx)
+            .await?;
+        let mut sent = false;
+        let mut untagged = Vec::new();
+        loop {
+            let r = self.conn.read("AUTHENTICATE").await?;
+            match r.parsed() {
+                Response::Continue(_) => {
+                    if sent {
+                        // A second challenge makes no sense for PLAIN: cancel (RFC 3501 §6.2.2).
+                        self.conn.send_line(b"*", "AUTHENTICATE").await?;
+                    } else {
+                        self.conn
+                            .send_line(encoded.as_bytes(), "AUTHENTICATE")
+                            .await?;
+                        sent = true;
+                    }
+                }
+                Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } if t.0 == tag => {
+                    let status = StatusText::from_parts(
+                        status,
+                        outcome.code.as_ref(),
+                        outcome.information.as_deref(),
+                    );
+                    return Ok(crate::conn::Reply {
+                        untagged,
+                        status,
+                        tagged: Some(r),
+                    });
+                }
+                _ => untagged.push(r),
+            }
+        }
+    }
+}
+
+/// Connects and logs in: the usual way to get a [`Session`].
+pub async fn connect_and_login(
+    endpoint: &Endpoint,
+    creds: &Credentials,
+    timeouts: Timeouts,
+) -> Result<Session> {
+    Client::connect(endpoint, timeouts)
+        .await?
+        .login(creds)
+        .await
+}
+
+/// The certificate an endpoint presents, trusted or not: what the admin compares and pins.
+/// Plain endpoints have none (`Tls` error).
+pub async fn probe_certificate(endpoint: &Endpoint, timeouts: Timeouts) -> Result<CertificateInfo> {
+    if endpoint.security == Security::Plain {
+        return Err(ImapError::Tls {
+            server: endpoint.label(),
+            reason: "a plain connection has no certificate".into(),
+        });
+    }
+    match Client::connect(endpoint, timeouts).await {
+        Ok(client) => client.certificate().cloned().ok_or_else(|| ImapError::Tls {
+            server: endpoint.label(),
+            reason: "the server presented no certificate".into(),
+        }),
+        Err(ImapError::UntrustedCertificate { cert, .. }) => Ok(*cert),
+        Err(e) => Err(e),
+    }
+}
