@@ -33,32 +33,37 @@ fn from_ss(err: SsError) -> VaultError {
     }
 }
 
+/// While connecting, a D-Bus failure means nobody provides the service on this bus.
+fn unavailable(err: SsError) -> VaultError {
+    match err {
+        SsError::Zbus(_) | SsError::ZbusFdo(_) | SsError::Unavailable => VaultError::Unavailable {
+            backend: BACKEND,
+            reason: err.to_string(),
+        },
+        other => from_ss(other),
+    }
+}
+
 impl SecretServiceVault {
     /// Connects to the session bus named by `DBUS_SESSION_BUS_ADDRESS`.
     pub fn connect() -> Result<Self, VaultError> {
-        let service = SecretService::connect(EncryptionType::Dh).map_err(|e| match e {
-            SsError::Zbus(z) => VaultError::Unavailable {
-                backend: BACKEND,
-                reason: z.to_string(),
-            },
-            other => from_ss(other),
-        })?;
+        let service = SecretService::connect(EncryptionType::Dh).map_err(unavailable)?;
         Self::checked(service)
     }
 
     /// Connects to the bus at `address` (e.g. `unix:path=/tmp/bus`), without touching the
     /// environment; the tests use it with a private bus.
     pub fn connect_to(address: &str) -> Result<Self, VaultError> {
-        let unavailable = |e: zbus::Error| VaultError::Unavailable {
+        let no_bus = |e: zbus::Error| VaultError::Unavailable {
             backend: BACKEND,
             reason: format!("cannot connect to the D-Bus at {address}: {e}"),
         };
         let conn = zbus::blocking::connection::Builder::address(address)
-            .map_err(unavailable)?
+            .map_err(no_bus)?
             .build()
-            .map_err(unavailable)?;
+            .map_err(no_bus)?;
         let service =
-            SecretService::connect_with_existing(EncryptionType::Dh, conn).map_err(from_ss)?;
+            SecretService::connect_with_existing(EncryptionType::Dh, conn).map_err(unavailable)?;
         Self::checked(service)
     }
 
