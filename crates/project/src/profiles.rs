@@ -1,0 +1,340 @@
+//! Phase 8, Profiles: a `.mobileconfig` for every mail user, pointing their Macs, iPhones and iPads
+//! at the new host. Maps the discovered accounts and the destination onto `ferry-profiles`, takes
+//! passwords from the vault only when the admin asks, signs if asked, and writes the export
+//! folder: the profiles, `manifest.csv` and `all-profiles.plist` (every profile in one file).
+
+use std::path::{Path, PathBuf};
+
+use ferry_discover::{AccountState, Inventory};
+use ferry_profiles::{
+    HostSettings, ImapAccount, MailAuth, NativeAccount, Organization, ProfileOptions,
+    ProfilePassword, ProfileRequest, ProfileUser, Server, Signer,
+};
+use ferry_vault::Vault;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::destination::{AuthMethod, ClientAccount, Destination, Security};
+
+pub use ferry_profiles::ProfileError;
+
+/// File name of the CSV manifest in the export folder.
+pub const MANIFEST: &str = "manifest.csv";
+/// File name of the combined file (every profile, for MDMs that import many at once).
+pub const COMBINED: &str = "all-profiles.plist";
+
+/// One person who gets a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ProfileAccount {
+    /// The old server's short name: stable between exports, so it keys the profile's UUIDs.
+    pub key: String,
+    /// The address on the new host.
+    pub address: String,
+    /// Full name shown in sent mail.
+    pub display_name: String,
+}
+
+/// Who gets a profile, from a discovery: every active mail account, with its primary address and
+/// its directory full name (the short name where the directory has none). Forwarding and disabled
+/// accounts are left out (nobody reads mail there) and returned as the second list.
+pub fn accounts_from_inventory(inventory: &Inventory) -> (Vec<ProfileAccount>, Vec<String>) {
+    let mut accounts = Vec::new();
+    let mut skipped = Vec::new();
+    for account in &inventory.accounts {
+        let address = account.addresses.first();
+        match (account.state, address) {
+            (AccountState::Active, Some(address)) => accounts.push(ProfileAccount {
+                key: account.short_name.clone(),
+                address: address.clone(),
+                display_name: account
+                    .real_name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| account.short_name.clone()),
+            }),
+            _ => skipped.push(account.short_name.clone()),
+        }
+    }
+    (accounts, skipped)
+}
+
+/// How to sign the profiles.
+pub enum Signing {
+    /// A PKCS#12 (.p12 / .pfx) file and its password.
+    Pkcs12 {
+        path: PathBuf,
+        password: SecretString,
+    },
+    /// An identity in the macOS Keychain, by its certificate's common name or email address.
+    #[cfg(target_os = "macos")]
+    Keychain { identity: String },
+}
+
+/// One export.
+pub struct ExportRequest<'a> {
+    /// The folder to write into (created if missing).
+    pub out_dir: PathBuf,
+    /// Stable id of this migration: with the account key it seeds every UUID, so re-exports
+    /// replace the profiles on devices instead of adding second copies.
+    pub migration_id: String,
+    pub organization: Organization,
+    pub destination: Destination,
+    pub accounts: Vec<ProfileAccount>,
+    /// `Some` = put each account's password into its profile, read from this vault (key: the
+    /// destination's IMAP host and the account's login there). `None` = no passwords.
+    pub passwords: Option<&'a dyn Vault>,
+    pub signing: Option<Signing>,
+    /// With Microsoft 365 / Google, add the IMAP account next to the native one.
+    pub imap_with_native: bool,
+}
+
+/// One written profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ExportedProfile {
+    pub user: String,
+    pub address: String,
+    /// "all", "mac" or "ios".
+    pub target: String,
+    pub file: String,
+    pub payload_types: Vec<String>,
+    pub contains_password: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ExportReport {
+    pub out_dir: String,
+    pub profiles: Vec<ExportedProfile>,
+    pub manifest: String,
+    pub combined: String,
+    /// True when at least one file holds a password in clear: the UI and CLI must say so.
+    pub contains_passwords: bool,
+    /// The signer's subject, when signed.
+    pub signed_by: Option<String>,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no accounts to export profiles for; run discovery first (or name the users)")]
+    NoAccounts,
+    #[error(transparent)]
+    Destination(#[from] crate::destination::DestinationError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("cannot read the password of {user} at {host} from the vault: {source}")]
+    Vault {
+        user: String,
+        host: String,
+        #[source]
+        source: ferry_vault::VaultError,
+    },
+    #[error(
+        "no password stored at {host} for: {users}; store them first (phase 3, Credentials), or \
+         export without passwords"
+    )]
+    MissingPasswords { host: String, users: String },
+    #[error("cannot read the signing identity {path}: {source}")]
+    ReadIdentity {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}; check that the folder is writable")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The profile crate's view of the destination.
+pub fn host_settings(destination: &Destination) -> HostSettings {
+    let server = |e: &crate::destination::Endpoint| Server {
+        host: e.host.clone(),
+        port: e.port,
+        security: match e.security {
+            Security::Tls => ferry_profiles::Security::Tls,
+            Security::StartTls => ferry_profiles::Security::StartTls,
+            Security::Plain => ferry_profiles::Security::None,
+        },
+        // Mail on Apple devices signs in to IMAP/SMTP with a password (an app password where
+        // the host wants OAuth for everything else).
+        auth: MailAuth::Password,
+    };
+    HostSettings {
+        name: destination.name.clone(),
+        imap: ImapAccount {
+            incoming: server(&destination.imap),
+            outgoing: server(&destination.smtp),
+            path_prefix: destination.imap_path_prefix.clone(),
+        },
+        native: match &destination.client_account {
+            ClientAccount::Imap => None,
+            ClientAccount::Exchange { host } => Some(NativeAccount::Exchange {
+                host: host.clone(),
+                oauth: destination.auth == AuthMethod::OAuth2,
+            }),
+            ClientAccount::Google => Some(NativeAccount::Google),
+        },
+    }
+}
+
+/// Builds, signs and writes every profile, the manifest and the combined file.
+pub fn export(request: ExportRequest<'_>) -> Result<ExportReport, ExportError> {
+    if request.accounts.is_empty() {
+        return Err(ExportError::NoAccounts);
+    }
+    request.destination.validate()?;
+    let host = host_settings(&request.destination);
+    let mut requests = Vec::new();
+    let mut missing = Vec::new();
+    for account in &request.accounts {
+        let login = request.destination.login_for(&account.address);
+        let password = match request.passwords {
+            None => None,
+            Some(vault) => {
+                let found =
+                    vault
+                        .get(&request.destination.imap.host, &login)
+                        .map_err(|source| ExportError::Vault {
+                            user: login.clone(),
+                            host: request.destination.imap.host.clone(),
+                            source,
+                        })?;
+                if found.is_none() {
+                    missing.push(login.clone());
+                }
+                found.map(|s| ProfilePassword(s.to_secret_string()))
+            }
+        };
+        requests.push(ProfileRequest {
+            user: ProfileUser {
+                key: account.key.clone(),
+                address: account.address.clone(),
+                display_name: account.display_name.clone(),
+                login,
+            },
+            password,
+        });
+    }
+    if !missing.is_empty() {
+        return Err(ExportError::MissingPasswords {
+            host: request.destination.imap.host.clone(),
+            users: missing.join(", "),
+        });
+    }
+    let options = ProfileOptions {
+        imap_with_native: request.imap_with_native,
+    };
+    let mut profiles = ferry_profiles::build_all(
+        &request.migration_id,
+        &request.organization,
+        &host,
+        &requests,
+        &options,
+    )?;
+    let signed_by = match &request.signing {
+        None => None,
+        Some(Signing::Pkcs12 { path, password }) => {
+            let der = std::fs::read(path).map_err(|source| ExportError::ReadIdentity {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let signer = Signer::from_pkcs12(&der, password, &path.display().to_string())?;
+            for profile in &mut profiles {
+                profile.sign(&signer)?;
+            }
+            Some(signer.subject())
+        }
+        #[cfg(target_os = "macos")]
+        Some(Signing::Keychain { identity }) => {
+            for profile in &mut profiles {
+                profile.bytes =
+                    ferry_profiles::sign_with_keychain_identity(&profile.bytes, identity)?;
+                profile.signed = true;
+            }
+            Some(identity.clone())
+        }
+    };
+
+    let dir = &request.out_dir;
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for profile in &profiles {
+        write(
+            &dir.join(&profile.file_name),
+            &profile.bytes,
+            profile.contains_password,
+        )?;
+        written.push(ExportedProfile {
+            user: profile.user_key.clone(),
+            address: profile.address.clone(),
+            target: profile.target.slug().to_string(),
+            file: profile.file_name.clone(),
+            payload_types: profile
+                .payloads
+                .iter()
+                .map(|p| p.payload_type.to_string())
+                .collect(),
+            contains_password: profile.contains_password,
+        });
+    }
+    let contains_passwords = profiles.iter().any(|p| p.contains_password);
+    write(
+        &dir.join(MANIFEST),
+        &ferry_profiles::manifest_csv(&profiles)?,
+        false,
+    )?;
+    write(
+        &dir.join(COMBINED),
+        &ferry_profiles::combined_plist(&profiles)?,
+        contains_passwords,
+    )?;
+    Ok(ExportReport {
+        out_dir: dir.display().to_string(),
+        profiles: written,
+        manifest: MANIFEST.to_string(),
+        combined: COMBINED.to_string(),
+        contains_passwords,
+        signed_by,
+    })
+}
+
+/// Writes a file; one holding a password is readable by its owner only.
+fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), ExportError> {
+    let err = |source| ExportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    let mut file = options.open(path).map_err(err)?;
+    // An earlier export may have left the file with wider permissions; `mode` only applies on create.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if private { 0o600 } else { 0o644 };
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    std::io::Write::write_all(&mut file, bytes).map_err(err)?;
+    file.sync_all().map_err(err)
+}
