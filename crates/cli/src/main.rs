@@ -3,8 +3,14 @@
 
 use clap::{Parser, Subcommand};
 
+mod discover;
+
 #[derive(Parser)]
-#[command(name = "ferry", version, about = "Retire the mail service of an old macOS Server")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Retire the mail service of an old macOS Server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print Ferry's version and build information.
     Version,
+    /// Phase 1: read the old server's accounts, addresses, folders and sizes (changes nothing).
+    Discover(discover::DiscoverArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +32,7 @@ fn main() -> std::process::ExitCode {
             println!("ferry {}", env!("CARGO_PKG_VERSION"));
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Discover(args) => discover::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -247,9 +247,16 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
     let partitions = read_partitions(&mut cx, &settings)?;
 
     // --- accounts ----------------------------------------------------------------------------
-    let known_names: BTreeSet<String> = users.iter().map(|u| u.record_name.to_lowercase()).collect();
-    let alias_names: BTreeSet<String> = alias_entries.iter().map(|a| a.name.to_lowercase()).collect();
-    let virtual_keys: BTreeSet<String> = virtual_maps.iter().map(|(_, e)| e.key.to_lowercase()).collect();
+    let known_names: BTreeSet<String> =
+        users.iter().map(|u| u.record_name.to_lowercase()).collect();
+    let alias_names: BTreeSet<String> = alias_entries
+        .iter()
+        .map(|a| a.name.to_lowercase())
+        .collect();
+    let virtual_keys: BTreeSet<String> = virtual_maps
+        .iter()
+        .map(|(_, e)| e.key.to_lowercase())
+        .collect();
 
     // Virtual alias map entries whose target is a short name: address -> short name.
     let mut virtual_by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -373,7 +380,8 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
             continue;
         }
 
-        let (state, forward_to) = account_state(&mut cx, user, us.as_ref(), mail_settings.is_some());
+        let (state, forward_to) =
+            account_state(&mut cx, user, us.as_ref(), mail_settings.is_some());
         let quota_bytes = us
             .as_ref()
             .and_then(|s| s.quota_mb)
@@ -417,7 +425,13 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
     }
 
     // --- aliases (after accounts: they add addresses) ----------------------------------------
-    let aliases = resolve_aliases(&mut cx, &alias_entries, &local_domains, &mut accounts, &training);
+    let aliases = resolve_aliases(
+        &mut cx,
+        &alias_entries,
+        &local_domains,
+        &mut accounts,
+        &training,
+    );
 
     // --- orphans and users/ links ------------------------------------------------------------
     let mut orphans = Vec::new();
@@ -433,7 +447,12 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
         names.sort();
         for name in names {
             let path = dir.join(&name);
-            if !is_guid(&name) || !path.is_dir() || fs::symlink_metadata(&path).map(|m| m.file_type().is_symlink()).unwrap_or(true) {
+            if !is_guid(&name)
+                || !path.is_dir()
+                || fs::symlink_metadata(&path)
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(true)
+            {
                 continue;
             }
             if user_guids.contains(&name.to_uppercase()) {
@@ -443,7 +462,7 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
             cx.warn(
                 WarningCode::OrphanStore,
                 Some(&name),
-                format!("The store {} belongs to no directory user (a deleted account?) and holds {} ({}). Decide whether to copy it to a mailbox on the new host or archive it.", path.display(), plural(scan.messages, "message", "messages"), human_bytes(scan.bytes)),
+                format!("The store {}/{name} belongs to no directory user (a deleted account?) and holds {} ({}). Decide whether to copy it to a mailbox on the new host or archive it.", p.path.trim_end_matches('/'), plural(scan.messages, "message", "messages"), human_bytes(scan.bytes)),
             );
             orphans.push(Orphan {
                 guid: name,
@@ -543,7 +562,7 @@ fn account_warnings(cx: &mut Ctx, acc: &Account) {
             cx.warn(
                 WarningCode::DeletedPending,
                 Some(&acc.short_name),
-                format!("{}'s folder \"{}\" holds {} flagged deleted but not expunged; decide whether to copy {} (they still count on the old server).", acc.short_name, f.name, plural(f.deleted_pending, "message", "messages"), if f.deleted_pending == 1 { "it" } else { "them" }),
+                format!("{}'s folder \"{}\" holds {} flagged deleted but not expunged: still on the old server, gone for the user. Decide whether to copy {}.", acc.short_name, f.name, plural(f.deleted_pending, "message", "messages"), if f.deleted_pending == 1 { "it" } else { "them" }),
             );
         }
     }
@@ -614,7 +633,9 @@ fn read_aliases(cx: &mut Ctx, main: &MainCf) -> Result<Vec<postfix::AliasEntry>,
 fn read_partitions(cx: &mut Ctx, settings: &Settings) -> Result<Vec<Partition>, DiscoverError> {
     let map_path = cx.local(PARTITION_MAP);
     if map_path.exists() {
-        if let Some((file, bytes)) = cx.read_optional(PARTITION_MAP, "the serveradmin partitions are used") {
+        if let Some((file, bytes)) =
+            cx.read_optional(PARTITION_MAP, "the serveradmin partitions are used")
+        {
             let parts = crate::store::parse_partition_map(&file, &text(&bytes))?;
             if !parts.is_empty() {
                 return Ok(parts
@@ -745,7 +766,9 @@ fn resolve_aliases(
 }
 
 fn check_user_links(cx: &mut Ctx, dir: &Path, users: &[DirUser]) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     let mut found: Vec<(String, String)> = entries
         .flatten()
         .filter_map(|e| {

@@ -84,10 +84,7 @@ pub fn parse_readall(file: &str, text: &str) -> Result<Vec<DirUser>, ParseError>
     for (line, rec) in records {
         let get = |name: &str| -> Option<&Vec<String>> {
             rec.iter()
-                .find(|(a, _)| {
-                    a == name
-                        || a.strip_prefix("dsAttrTypeStandard:") == Some(name)
-                })
+                .find(|(a, _)| a == name || a.strip_prefix("dsAttrTypeStandard:") == Some(name))
                 .map(|(_, v)| v)
         };
         let Some(record_name) = get("RecordName").and_then(|v| v.first()).cloned() else {
@@ -151,11 +148,21 @@ mod tests {
     fn readall_errors() {
         assert_eq!(parse_readall("d", " orphan\n").unwrap_err().line, 1);
         assert_eq!(
-            parse_readall("d", "RecordName: a\nGeneratedUID: x\n junk\n").unwrap_err().line,
+            parse_readall("d", "RecordName: a\nGeneratedUID: x\n junk\n")
+                .unwrap_err()
+                .line,
             3
         );
-        assert_eq!(parse_readall("d", "RecordName: a\nnonsense\n").unwrap_err().line, 2);
-        assert_eq!(parse_readall("d", "-\nGeneratedUID: x\n").unwrap_err().line, 2);
+        assert_eq!(
+            parse_readall("d", "RecordName: a\nnonsense\n")
+                .unwrap_err()
+                .line,
+            2
+        );
+        assert_eq!(
+            parse_readall("d", "-\nGeneratedUID: x\n").unwrap_err().line,
+            2
+        );
         assert_eq!(parse_list("l", "a G\nb\n").unwrap_err().line, 2);
     }
 }

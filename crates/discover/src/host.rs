@@ -251,18 +251,22 @@ mod tests {
 
     #[test]
     fn runs_and_limits_commands() {
-        let out = run_with_limit("sh", &["-c", "printf 'a = 1\\n'"], Duration::from_secs(10))
-            .unwrap();
+        let out =
+            run_with_limit("sh", &["-c", "printf 'a = 1\\n'"], Duration::from_secs(10)).unwrap();
         assert_eq!(out, "a = 1\n");
         let started = std::time::Instant::now();
         let err = run_with_limit("sleep", &["30"], Duration::from_millis(300)).unwrap_err();
         assert!(matches!(err, HostError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
-        let err = run_with_limit("sh", &["-c", "echo nope >&2; exit 3"], Duration::from_secs(10))
-            .unwrap_err();
+        let err = run_with_limit(
+            "sh",
+            &["-c", "echo nope >&2; exit 3"],
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let err = run_with_limit("/nonexistent/serveradmin", &[], Duration::from_secs(1))
-            .unwrap_err();
+        let err =
+            run_with_limit("/nonexistent/serveradmin", &[], Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, HostError::Spawn { .. }));
     }
 

@@ -17,7 +17,10 @@ pub fn decode(s: &str) -> Result<String, String> {
         if b64.is_empty() {
             out.push('&');
         } else {
-            let std_b64: String = b64.chars().map(|c| if c == ',' { '/' } else { c }).collect();
+            let std_b64: String = b64
+                .chars()
+                .map(|c| if c == ',' { '/' } else { c })
+                .collect();
             let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
                 .decode(std_b64.as_bytes())
                 .map_err(|e| format!("bad base64 in {s:?}: {e}"))?;

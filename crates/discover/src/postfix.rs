@@ -105,9 +105,9 @@ impl MainCf {
             } else if let Some(b) = after.strip_prefix('(') {
                 let end = b.find(')').ok_or_else(|| err("`$(` without closing `)`"))?;
                 (&b[..end], &b[end + 1..])
-            } else if after.starts_with('$') {
+            } else if let Some(tail) = after.strip_prefix('$') {
                 out.push('$');
-                rest = &after[1..];
+                rest = tail;
                 continue;
             } else {
                 let end = after
@@ -221,10 +221,7 @@ pub fn parse_aliases(file: &str, text: &str) -> Result<Vec<AliasEntry>, ParseErr
                 return Err(ParseError::new(
                     file,
                     line,
-                    format!(
-                        "expected `name: target`, found {:?}",
-                        truncate(&text, 60)
-                    ),
+                    format!("expected `name: target`, found {:?}", truncate(&text, 60)),
                 ));
             };
             (name.trim().to_string(), rest)
@@ -299,16 +296,16 @@ mod tests {
         assert_eq!(m.get("empty").unwrap().unwrap(), "");
         assert_eq!(m.get("absent").unwrap(), None);
         assert_eq!(m.line_of("mydestination"), Some(4));
-        assert_eq!(
-            list_items("$a, b  c,,d"),
-            vec!["$a", "b", "c", "d"]
-        );
+        assert_eq!(list_items("$a, b  c,,d"), vec!["$a", "b", "c", "d"]);
     }
 
     #[test]
     fn main_cf_errors() {
-        let e = MainCf::parse("main.cf", "a = 1\n\n  orphan continuation? no: joined\nbad line\n")
-            .unwrap_err();
+        let e = MainCf::parse(
+            "main.cf",
+            "a = 1\n\n  orphan continuation? no: joined\nbad line\n",
+        )
+        .unwrap_err();
         assert_eq!(e.line, 4);
         let e = MainCf::parse("main.cf", "  leading = 1\n").unwrap_err();
         assert_eq!(e.line, 1);
@@ -341,7 +338,12 @@ mod tests {
         assert_eq!(a[1].name, "odd name");
         assert_eq!(a[1].targets, vec!["\"|/bin/x, y\"", "z"]);
         assert_eq!(a[2].line, 5);
-        assert_eq!(parse_aliases("aliases", "a: b\nnocolon\n").unwrap_err().line, 2);
+        assert_eq!(
+            parse_aliases("aliases", "a: b\nnocolon\n")
+                .unwrap_err()
+                .line,
+            2
+        );
         assert_eq!(parse_aliases("aliases", "a:\n").unwrap_err().line, 1);
     }
 }

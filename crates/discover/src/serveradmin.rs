@@ -181,10 +181,7 @@ mod tests {
         let s = parse("t", text).unwrap();
         assert_eq!(s.get("mail:imap:enable_pop"), Some(&Value::Bool(false)));
         assert_eq!(s.text("mail:postfix:required_hits"), Some("6.9"));
-        assert_eq!(
-            s.get("mail:imap:proxyservers"),
-            Some(&Value::EmptyArray)
-        );
+        assert_eq!(s.get("mail:imap:proxyservers"), Some(&Value::EmptyArray));
         assert_eq!(s.get("mail:x"), Some(&Value::EmptyDict));
         assert_eq!(s.text("mail:logPaths:SMTP Log"), Some("/var/log/mail.log"));
         assert_eq!(s.text("mail:a"), Some("say \"hi\" \\ = done"));

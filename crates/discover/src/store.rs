@@ -40,7 +40,10 @@ pub fn scan(path: &Path) -> StoreScan {
                 if storage.is_empty() || storage == "." {
                     continue;
                 }
-                if !fs::metadata(entry.path()).map(|m| m.is_dir()).unwrap_or(false) {
+                if !fs::metadata(entry.path())
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 match folder_name(storage) {
@@ -63,8 +66,26 @@ pub fn scan(path: &Path) -> StoreScan {
             return scan;
         }
     }
+    let subscriptions: Vec<String> = match fs::read(path.join("subscriptions")) {
+        Ok(bytes) => {
+            let file = path.join("subscriptions").display().to_string();
+            match parse_subscriptions(&file, &String::from_utf8_lossy(&bytes)) {
+                Ok(s) => s,
+                Err(e) => {
+                    scan.problems
+                        .push(format!("{e}; subscriptions are not shown"));
+                    Vec::new()
+                }
+            }
+        }
+        Err(_) => Vec::new(),
+    };
     dirs.sort_by(|a, b| {
-        (a.0 != "", a.1.to_lowercase(), &a.1).cmp(&(b.0 != "", b.1.to_lowercase(), &b.1))
+        (!a.0.is_empty(), a.1.to_lowercase(), &a.1).cmp(&(
+            !b.0.is_empty(),
+            b.1.to_lowercase(),
+            &b.1,
+        ))
     });
     for (disk_name, name) in dirs {
         let dir = if disk_name.is_empty() {
@@ -72,7 +93,11 @@ pub fn scan(path: &Path) -> StoreScan {
         } else {
             path.join(&disk_name)
         };
+        let subscribed = subscriptions
+            .iter()
+            .any(|s| s == &name || (name == "INBOX" && s.eq_ignore_ascii_case("INBOX")));
         let mut folder = Folder {
+            subscribed,
             role: role_of(&name),
             name,
             disk_name,
@@ -214,6 +239,45 @@ pub fn parse_maildirsize(file: &str, text: &str) -> Result<(Option<u64>, u64), P
     Ok((limit, used.clamp(0, u64::MAX as i128) as u64))
 }
 
+/// Dovecot `subscriptions`: v1 (one storage name per line, `.` hierarchy) or v2 (`V<TAB>2`, a
+/// blank line, then names with TAB between hierarchy levels). Returns UTF-8 names with `/`.
+pub fn parse_subscriptions(file: &str, text: &str) -> Result<Vec<String>, ParseError> {
+    let mut lines = text.lines().enumerate().peekable();
+    let v2 = match lines.peek() {
+        Some((_, first)) if first.starts_with("V\t") => {
+            if first.trim_end() != "V\t2" {
+                return Err(ParseError::new(
+                    file,
+                    1,
+                    format!("unknown subscriptions version {:?}", first.trim_end()),
+                ));
+            }
+            lines.next();
+            true
+        }
+        _ => false,
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = if v2 {
+            line.split('\t').collect()
+        } else {
+            line.split('.').collect()
+        };
+        let decoded = parts
+            .iter()
+            .map(|p| mutf7::decode(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|why| ParseError::new(file, i + 1, format!("bad folder name: {why}")))?;
+        out.push(decoded.join("/"));
+    }
+    Ok(out)
+}
+
 /// `partition_map.conf`: `tag:path` per line.
 pub fn parse_partition_map(file: &str, text: &str) -> Result<Vec<(String, String)>, ParseError> {
     let mut out = Vec::new();
@@ -258,13 +322,48 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_v1_v2() {
+        assert_eq!(
+            parse_subscriptions("s", "INBOX\nArchive.2018\nEntw&APw-rfe Kunden\n").unwrap(),
+            vec!["INBOX", "Archive/2018", "Entwürfe Kunden"]
+        );
+        assert_eq!(
+            parse_subscriptions("s", "V\t2\n\nINBOX\nRechnungen\t2018\nR&-D\nA.B\n").unwrap(),
+            vec!["INBOX", "Rechnungen/2018", "R&D", "A.B"]
+        );
+        assert_eq!(
+            parse_subscriptions("s", "V\t3\n\nINBOX\n")
+                .unwrap_err()
+                .line,
+            1
+        );
+        assert_eq!(
+            parse_subscriptions("s", "INBOX\n&broken\n")
+                .unwrap_err()
+                .line,
+            2
+        );
+    }
+
+    #[test]
     fn partition_map() {
         assert_eq!(
             parse_partition_map("p", "# c\ndefault:/a/b\n\nalt : /c\n").unwrap(),
-            vec![("default".into(), "/a/b".into()), ("alt".into(), "/c".into())]
+            vec![
+                ("default".into(), "/a/b".into()),
+                ("alt".into(), "/c".into())
+            ]
         );
-        assert_eq!(parse_partition_map("p", "default:/a\nnope\n").unwrap_err().line, 2);
-        assert_eq!(parse_partition_map("p", "x:relative\n").unwrap_err().line, 1);
+        assert_eq!(
+            parse_partition_map("p", "default:/a\nnope\n")
+                .unwrap_err()
+                .line,
+            2
+        );
+        assert_eq!(
+            parse_partition_map("p", "x:relative\n").unwrap_err().line,
+            1
+        );
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct Folder {
     /// The folder's directory in the store (`.Rechnungen.2018`, modified UTF-7); `""` for INBOX.
     pub disk_name: String,
     pub role: Option<FolderRole>,
+    /// Listed in the store's `subscriptions` (mail clients show only subscribed folders).
+    pub subscribed: bool,
     /// Message files in `cur/` and `new/` (includes `deleted_pending`).
     #[ts(type = "number")]
     pub messages: u64,
