@@ -18,7 +18,7 @@ use crate::error::{ErrorClass, SideError, SyncError};
 use crate::identity::{self, pair_up, Identity, IdentityCounter};
 use crate::mapping::{self, FolderMapping, MappingRules};
 use crate::report::{AccountSummary, FolderSummary, MessageFailure, Progress};
-use crate::side::{Destination, FetchedMessage, MessageMeta, Source};
+use crate::side::{AppendRequest, Destination, FetchedMessage, MessageMeta, Source};
 use crate::state::{FailureRow, FolderState, Intent, StateDb};
 
 /// Tuning and behaviour of a run.
@@ -114,7 +114,11 @@ impl<S: Source, D: Destination> Ctx<S, D> {
     }
 
     fn note_transient(&self, e: &SideError) {
-        let mut t = self.counters.transient.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = self
+            .counters
+            .transient
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let wait = e.wait.unwrap_or_default();
         *t = Some(t.map_or(wait, |w| w.max(wait)));
     }
@@ -331,10 +335,17 @@ async fn run<S: Source, D: Destination>(
         .collect();
 
     let mut folder_summaries: HashMap<String, FolderSummary> = HashMap::new();
-    let rounds = if ctx.opts.dry_run { 1 } else { ctx.opts.retry_rounds.max(1) };
+    let rounds = if ctx.opts.dry_run {
+        1
+    } else {
+        ctx.opts.retry_rounds.max(1)
+    };
     let mut backoff = ctx.opts.backoff;
     for round in 0..rounds {
-        *ctx.counters.transient.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *ctx.counters
+            .transient
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         if !ctx.opts.dry_run {
             match settle_pending(ctx).await {
                 Ok(()) => {}
@@ -388,12 +399,20 @@ async fn run<S: Source, D: Destination>(
                 Err(e) => return Err(e),
             }
         }
-        let transient = *ctx.counters.transient.lock().unwrap_or_else(|p| p.into_inner());
+        let transient = *ctx
+            .counters
+            .transient
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match transient {
             None => break,
             Some(wait) if round + 1 < rounds => {
                 let wait = wait.max(backoff);
-                tracing::info!(round, wait_ms = wait.as_millis() as u64, "transient failures; another round");
+                tracing::info!(
+                    round,
+                    wait_ms = wait.as_millis() as u64,
+                    "transient failures; another round"
+                );
                 tokio::time::sleep(wait).await;
                 backoff *= 2;
             }
@@ -436,8 +455,13 @@ async fn settle_pending<S: Source, D: Destination>(ctx: &Arc<Ctx<S, D>>) -> Resu
             }
             Err(e) => return Err(ctx.dst_err(e)),
         };
-        let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, &dest_folder, status.uid_validity))?;
-        let floor = intents.iter().filter_map(|i| i.dest_uid_floor).min().unwrap_or(1);
+        let claimed =
+            ctx.db(|db| db.claimed_dest_uids(&ctx.account, &dest_folder, status.uid_validity))?;
+        let floor = intents
+            .iter()
+            .filter_map(|i| i.dest_uid_floor)
+            .min()
+            .unwrap_or(1);
         let on_dest = ctx
             .dest
             .identities(&dest_folder, floor.max(1))
@@ -476,9 +500,10 @@ fn drop_intents<S: Source, D: Destination>(
     intents: &[crate::state::PendingIntent],
     found: &[(usize, u32, u32)],
 ) -> Result<(), SyncError> {
-    let found_map: HashMap<usize, (u32, u32)> = found.iter().map(|(i, v, u)| (*i, (*v, *u))).collect();
-    let mut per_folder: BTreeMap<(String, u32), (Vec<(String, Option<(u32, u32)>)>, Vec<String>)> =
-        BTreeMap::new();
+    let found_map: HashMap<usize, (u32, u32)> =
+        found.iter().map(|(i, v, u)| (*i, (*v, *u))).collect();
+    type Settlement = (Vec<(String, Option<(u32, u32)>)>, Vec<String>);
+    let mut per_folder: BTreeMap<(String, u32), Settlement> = BTreeMap::new();
     for (i, p) in intents.iter().enumerate() {
         let e = per_folder
             .entry((p.source_folder.clone(), p.source_uidvalidity))
@@ -505,7 +530,11 @@ async fn sync_folder<S: Source, D: Destination>(
         dest: m.dest.clone(),
         ..Default::default()
     };
-    let status = ctx.source.status(&m.source).await.map_err(|e| ctx.src_err(e))?;
+    let status = ctx
+        .source
+        .status(&m.source)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
     fs.source_messages = status.messages;
     let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
     if let Some(p) = &prev {
@@ -522,11 +551,10 @@ async fn sync_folder<S: Source, D: Destination>(
     // A new UIDVALIDITY: the same mail under new UIDs. Re-identify, never re-copy.
     let mut from_uid = 1;
     match &prev {
-        Some(p) if p.source_uidvalidity != status.uid_validity => {
-            if !ctx.opts.dry_run {
-                reidentify(ctx, &m.source, p.source_uidvalidity, status.uid_validity).await?;
-            }
+        Some(p) if p.source_uidvalidity != status.uid_validity && !ctx.opts.dry_run => {
+            reidentify(ctx, &m.source, p.source_uidvalidity, status.uid_validity).await?;
         }
+        Some(p) if p.source_uidvalidity != status.uid_validity => {}
         Some(p) => from_uid = p.source_uidnext.unwrap_or(1).max(1),
         None => {}
     }
@@ -550,7 +578,11 @@ async fn sync_folder<S: Source, D: Destination>(
         let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, &m.dest, dst.uid_validity))?;
         dest_floor = dst.uid_next;
         if dst.messages as usize > claimed.len() {
-            let on_dest = ctx.dest.identities(&m.dest, 1).await.map_err(|e| ctx.dst_err(e))?;
+            let on_dest = ctx
+                .dest
+                .identities(&m.dest, 1)
+                .await
+                .map_err(|e| ctx.dst_err(e))?;
             let mut counter = IdentityCounter::new();
             for d in on_dest.into_iter().filter(|d| !claimed.contains(&d.uid)) {
                 counter.add(d.identity, d.uid, d.size);
@@ -589,7 +621,9 @@ async fn sync_folder<S: Source, D: Destination>(
                     ctx.db(|db| db.record_present(&ctx.account, &m.source, uv, &m.dest, &rows))?;
                 }
                 fs.already_there = pairs.len() as u64;
-                ctx.counters.already.fetch_add(fs.already_there, Ordering::Relaxed);
+                ctx.counters
+                    .already
+                    .fetch_add(fs.already_there, Ordering::Relaxed);
                 todo = todo
                     .into_iter()
                     .enumerate()
@@ -623,7 +657,10 @@ async fn sync_folder<S: Source, D: Destination>(
                     x,
                     headers.get(&x.key).map(Vec::as_slice),
                     ErrorClass::TooBig,
-                    &format!("{} bytes; the destination accepts at most {limit} bytes", x.size),
+                    &format!(
+                        "{} bytes; the destination accepts at most {limit} bytes",
+                        x.size
+                    ),
                 )?;
             }
             fs.skipped = big.len() as u64;
@@ -634,7 +671,9 @@ async fn sync_folder<S: Source, D: Destination>(
     ctx.counters
         .total_messages
         .fetch_add(todo.len() as u64, Ordering::Relaxed);
-    ctx.counters.total_bytes.fetch_add(total_bytes, Ordering::Relaxed);
+    ctx.counters
+        .total_bytes
+        .fetch_add(total_bytes, Ordering::Relaxed);
     ctx.emit(Progress::FolderStarted {
         account: ctx.account.clone(),
         folder: m.source.clone(),
@@ -782,53 +821,64 @@ async fn copy_batch<S: Source, D: Destination>(
     ctx.db(|db| db.write_intents(&ctx.account, &m.source, uv, &m.dest, &intents))?;
     let mut copied: Vec<(String, Option<(u32, u32)>)> = Vec::new();
     let mut not_appended: Vec<String> = Vec::new();
-    let mut cut = false;
-    for f in &fetched {
-        if cut {
-            // After a cut connection the rest of the batch was certainly not sent.
-            not_appended.push(f.meta.key.clone());
-            out.unsettled.push(f.meta.uid);
-            continue;
+    let flags: Vec<Vec<String>> = fetched
+        .iter()
+        .map(|f| {
+            f.meta
+                .flags
+                .iter()
+                .filter(|fl| !fl.eq_ignore_ascii_case("\\Recent"))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let requests: Vec<AppendRequest<'_>> = fetched
+        .iter()
+        .zip(&flags)
+        .map(|(f, fl)| AppendRequest {
+            flags: fl,
+            internal_date: f.meta.internal_date,
+            bytes: &f.bytes,
+        })
+        .collect();
+    match ctx.dest.append_many(&m.dest, &requests).await {
+        Err(e) => {
+            // Any of them may or may not have landed: the intents stay open and are settled
+            // (found on the destination, or dropped and copied again) at the next round.
+            ctx.note_transient(&e);
+            out.unsettled.extend(fetched.iter().map(|f| f.meta.uid));
         }
-        let flags: Vec<String> = f
-            .meta
-            .flags
-            .iter()
-            .filter(|fl| !fl.eq_ignore_ascii_case("\\Recent"))
-            .cloned()
-            .collect();
-        match ctx
-            .dest
-            .append(&m.dest, &flags, f.meta.internal_date, &f.bytes)
-            .await
-        {
-            Ok(uid) => {
-                if let Some(u) = uid {
-                    let mut fl = floor.lock().unwrap_or_else(|p| p.into_inner());
-                    *fl = Some(fl.map_or(u.uid + 1, |x| x.max(u.uid + 1)));
+        Ok(results) => {
+            for (f, r) in fetched.iter().zip(results) {
+                match r {
+                    Ok(uid) => {
+                        if let Some(u) = uid {
+                            let mut fl = floor.lock().unwrap_or_else(|p| p.into_inner());
+                            *fl = Some(fl.map_or(u.uid + 1, |x| x.max(u.uid + 1)));
+                        }
+                        copied.push((f.meta.key.clone(), uid.map(|u| (u.uid_validity, u.uid))));
+                        out.copied += 1;
+                        out.bytes += f.bytes.len() as u64;
+                    }
+                    Err(e) if e.class.transient() => {
+                        ctx.note_transient(&e);
+                        out.unsettled.push(f.meta.uid);
+                    }
+                    Err(e) => {
+                        not_appended.push(f.meta.key.clone());
+                        // A too-big skip is final (listed in the failures); others are retried.
+                        if e.class != ErrorClass::TooBig {
+                            out.unsettled.push(f.meta.uid);
+                            out.failed += 1;
+                        }
+                        let class = if e.class == ErrorClass::Gone {
+                            ErrorClass::Rejected
+                        } else {
+                            e.class
+                        };
+                        ctx.fail(&m.source, uv, &f.meta, Some(&f.bytes), class, &e.text)?;
+                    }
                 }
-                copied.push((f.meta.key.clone(), uid.map(|u| (u.uid_validity, u.uid))));
-                out.copied += 1;
-                out.bytes += f.bytes.len() as u64;
-            }
-            Err(e) if e.class.transient() => {
-                // It may or may not have landed: the intent stays open and is settled next round.
-                ctx.note_transient(&e);
-                out.unsettled.push(f.meta.uid);
-                cut = true;
-            }
-            Err(e) => {
-                not_appended.push(f.meta.key.clone());
-                out.unsettled.push(f.meta.uid);
-                if e.class != ErrorClass::TooBig {
-                    out.failed += 1;
-                }
-                let class = if e.class == ErrorClass::Gone {
-                    ErrorClass::Rejected
-                } else {
-                    e.class
-                };
-                ctx.fail(&m.source, uv, &f.meta, Some(&f.bytes), class, &e.text)?;
             }
         }
     }
@@ -844,7 +894,11 @@ async fn copy_batch<S: Source, D: Destination>(
         bytes_done,
         messages_total: c.total_messages.load(Ordering::Relaxed),
         bytes_total: c.total_bytes.load(Ordering::Relaxed),
-        bytes_per_second: if secs > 0.0 { bytes_done as f64 / secs } else { 0.0 },
+        bytes_per_second: if secs > 0.0 {
+            bytes_done as f64 / secs
+        } else {
+            0.0
+        },
     });
     Ok(out)
 }
@@ -866,7 +920,11 @@ async fn reidentify<S: Source, D: Destination>(
     if rows.is_empty() {
         return Ok(());
     }
-    let listed = ctx.source.list(folder, 1).await.map_err(|e| ctx.src_err(e))?;
+    let listed = ctx
+        .source
+        .list(folder, 1)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
     let headers = ctx
         .source
         .identity_headers(folder, &listed)
@@ -890,6 +948,13 @@ async fn reidentify<S: Source, D: Destination>(
         .into_iter()
         .map(|(i, old_key)| (old_key, listed[i].key.clone(), listed[i].uid))
         .collect();
-    tracing::info!(folder, old_uv, new_uv, rows = rows.len(), matched = moves.len(), "re-identified after UIDVALIDITY change");
+    tracing::info!(
+        folder,
+        old_uv,
+        new_uv,
+        rows = rows.len(),
+        matched = moves.len(),
+        "re-identified after UIDVALIDITY change"
+    );
     ctx.db(|db| db.rebind(&ctx.account, folder, old_uv, new_uv, &moves))
 }

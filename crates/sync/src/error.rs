@@ -77,7 +77,10 @@ pub enum SyncError {
     #[error("state file {path}: {detail}; check that the folder is writable and no other ferry runs on it")]
     State { path: PathBuf, detail: String },
     #[error("source {source_name}: {error}; {}", .error.class.advice())]
-    Source { source_name: String, error: SideError },
+    Source {
+        source_name: String,
+        error: SideError,
+    },
     #[error("destination {dest}: {error}; {}", .error.class.advice())]
     Destination { dest: String, error: SideError },
 }

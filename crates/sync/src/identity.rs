@@ -33,7 +33,10 @@ impl Identity {
                 .map(|(_, v)| v.as_str())
         };
         let date = get("Date").unwrap_or("");
-        match get("Message-ID").map(normalize_message_id).filter(|m| !m.is_empty()) {
+        match get("Message-ID")
+            .map(normalize_message_id)
+            .filter(|m| !m.is_empty())
+        {
             Some(mid) => {
                 // Message-IDs can be long; hash to keep the key compact, but keep it readable-ish.
                 let mut h = Sha256::new();
@@ -145,6 +148,20 @@ fn find_header_end(raw: &[u8]) -> usize {
         i += 1;
     }
     raw.len()
+}
+
+/// Just the identity fields of a header, re-serialised (`Name: value` lines, then an empty line):
+/// what is kept per message while matching, so memory stays small for big folders.
+pub fn reduce_header(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in header_fields(raw) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 /// SHA-256 of the message bytes, hex.
@@ -264,11 +281,14 @@ mod tests {
         // What an IMAP server returns for BODY.PEEK[HEADER.FIELDS (...)]: the fields plus a blank line.
         let fields = b"Message-ID: <abc@example.com>\r\nDate: Mon, 1 Jan 2018 10:00:00 +0000\r\nFrom: a@example.com\r\nSubject: Hello\r\n\r\n";
         assert_eq!(Identity::of(A), Identity::of(fields));
+        assert_eq!(Identity::of(A), Identity::of(&reduce_header(A)));
+        assert_eq!(subject(&reduce_header(A)).as_deref(), Some("Hello"));
     }
 
     #[test]
     fn message_id_in_the_body_is_ignored_and_date_matters() {
-        let other_date = String::from_utf8_lossy(A).replace("10:00:00 +0000\r\nFrom", "11:00:00 +0000\r\nFrom");
+        let other_date =
+            String::from_utf8_lossy(A).replace("10:00:00 +0000\r\nFrom", "11:00:00 +0000\r\nFrom");
         assert_ne!(Identity::of(A), Identity::of(other_date.as_bytes()));
         assert_eq!(message_id(A).as_deref(), Some("<abc@example.com>"));
     }
@@ -300,7 +320,11 @@ mod tests {
         let mut dest = IdentityCounter::new();
         dest.add(id.clone(), 100u32, 500);
         // Source holds the same message twice plus another one: one pair, two to copy.
-        let source = vec![(id.clone(), 1u32, 500), (id.clone(), 2u32, 500), (other, 3u32, 10)];
+        let source = vec![
+            (id.clone(), 1u32, 500),
+            (id.clone(), 2u32, 500),
+            (other, 3u32, 10),
+        ];
         let (pairs, leftover) = pair_up(source, &mut dest);
         assert_eq!(pairs, vec![(1, 100)]);
         assert_eq!(leftover, vec![2, 3]);

@@ -11,13 +11,17 @@
 pub mod engine;
 pub mod error;
 pub mod identity;
+pub mod imap;
+pub mod maildir;
 pub mod mapping;
 pub mod report;
 pub mod side;
 pub mod state;
+pub mod verify;
 
 pub use engine::{account_key, sync_account, ProgressFn, SharedState, SyncOptions};
 pub use error::{ErrorClass, SideError, SyncError};
 pub use report::{AccountSummary, Progress, Verification};
 pub use side::{Destination, Source};
 pub use state::StateDb;
+pub use verify::verify_account;

@@ -41,7 +41,10 @@ impl Role {
     /// Recognised by name when the server does not say (Apple Mail, Outlook, Gmail, common others).
     pub fn from_name(name: &str) -> Option<Role> {
         let n = name.trim().to_lowercase();
-        let n = n.strip_prefix("[gmail]/").or_else(|| n.strip_prefix("[google mail]/")).unwrap_or(&n);
+        let n = n
+            .strip_prefix("[gmail]/")
+            .or_else(|| n.strip_prefix("[google mail]/"))
+            .unwrap_or(&n);
         match n {
             "sent" | "sent messages" | "sent items" | "sent mail" | "sent-mail" | "sent e-mail" => {
                 Some(Role::Sent)
@@ -166,7 +169,10 @@ fn source_path(f: &ListedFolder, ns: &Namespace) -> Vec<String> {
         f.name.as_str()
     };
     let mut parts: Vec<String> = stripped.split(delim).map(str::to_string).collect();
-    if parts.first().is_some_and(|p| p.eq_ignore_ascii_case("INBOX")) {
+    if parts
+        .first()
+        .is_some_and(|p| p.eq_ignore_ascii_case("INBOX"))
+    {
         parts[0] = "INBOX".into();
     }
     parts
@@ -174,12 +180,12 @@ fn source_path(f: &ListedFolder, ns: &Namespace) -> Vec<String> {
 
 /// Joins a path into the destination's syntax; a delimiter inside a component becomes `_`.
 fn dest_name(path: &[String], ns: &Namespace) -> String {
-    let parts: Vec<String> = path
-        .iter()
-        .map(|p| p.replace(ns.delimiter, "_"))
-        .collect();
+    let parts: Vec<String> = path.iter().map(|p| p.replace(ns.delimiter, "_")).collect();
     let joined = parts.join(&ns.delimiter.to_string());
-    if parts.first().is_some_and(|p| p.eq_ignore_ascii_case("INBOX")) {
+    if parts
+        .first()
+        .is_some_and(|p| p.eq_ignore_ascii_case("INBOX"))
+    {
         joined
     } else {
         format!("{}{}", ns.prefix, joined)
@@ -222,9 +228,9 @@ pub fn plan(
             .iter()
             .find(|(_, f)| f.special_use == Some(role))
             .or_else(|| {
-                dest_paths
-                    .iter()
-                    .find(|(p, f)| !f.no_select && p.len() == 1 && Role::from_name(&p[0]) == Some(role))
+                dest_paths.iter().find(|(p, f)| {
+                    !f.no_select && p.len() == 1 && Role::from_name(&p[0]) == Some(role)
+                })
             })
             .or_else(|| {
                 // Gmail-style `[Gmail]/Sent Mail`.
@@ -258,15 +264,17 @@ pub fn plan(
         if f.no_select {
             out.excluded.push(ExcludedFolder {
                 source: f.name.clone(),
-                reason: "holds no mail (\\Noselect); its sub-folders are mapped on their own".into(),
+                reason: "holds no mail (\\Noselect); its sub-folders are mapped on their own"
+                    .into(),
             });
             continue;
         }
-        let included = rules.include.is_empty()
-            || rules.include.iter().any(|p| pattern_matches(p, &joined));
-        let excluded = rules.exclude.iter().any(|p| {
-            pattern_matches(p, &joined) || pattern_matches(&format!("{p}/*"), &joined)
-        });
+        let included =
+            rules.include.is_empty() || rules.include.iter().any(|p| pattern_matches(p, &joined));
+        let excluded = rules
+            .exclude
+            .iter()
+            .any(|p| pattern_matches(p, &joined) || pattern_matches(&format!("{p}/*"), &joined));
         if !included || (excluded && !rules.include.iter().any(|p| pattern_matches(p, &joined))) {
             out.excluded.push(ExcludedFolder {
                 source: f.name.clone(),
@@ -299,7 +307,11 @@ pub fn plan(
             (vec!["INBOX".to_string()], "inbox".to_string(), None)
         } else if let Some(r) = role {
             let base = dest_role_path(*r).unwrap_or_else(|| vec![r.default_name().to_string()]);
-            let why = if f.special_use.is_some() { "special-use" } else { "name" };
+            let why = if f.special_use.is_some() {
+                "special-use"
+            } else {
+                "name"
+            };
             (base, why.to_string(), Some(*r))
         } else {
             // 2. A child of a folder with a role follows its parent.
@@ -311,7 +323,8 @@ pub fn plan(
             });
             match parent {
                 Some((n, r)) if !matches!(r, Role::All | Role::Flagged) => {
-                    let mut base = dest_role_path(r).unwrap_or_else(|| vec![r.default_name().to_string()]);
+                    let mut base =
+                        dest_role_path(r).unwrap_or_else(|| vec![r.default_name().to_string()]);
                     base.extend(path[n..].iter().cloned());
                     (base, "under a special folder".to_string(), None)
                 }
@@ -320,7 +333,10 @@ pub fn plan(
         };
         let dest = dest_name(&dest_path, dest_ns);
         let create = !existing.iter().any(|e| e == &dest)
-            && !out.folders.iter().any(|m: &FolderMapping| m.dest == dest && m.create);
+            && !out
+                .folders
+                .iter()
+                .any(|m: &FolderMapping| m.dest == dest && m.create);
         out.folders.push(FolderMapping {
             source: f.name.clone(),
             dest,
@@ -355,12 +371,18 @@ mod tests {
                 lf("Drafts", '/', Some(Role::Drafts)),
                 lf("Archive", '/', Some(Role::Archive)),
             ],
-            Namespace { prefix: String::new(), delimiter: '/' },
+            Namespace {
+                prefix: String::new(),
+                delimiter: '/',
+            },
         )
     }
 
     fn oldmac_ns() -> Namespace {
-        Namespace { prefix: String::new(), delimiter: '.' }
+        Namespace {
+            prefix: String::new(),
+            delimiter: '.',
+        }
     }
 
     #[test]
@@ -404,9 +426,18 @@ mod tests {
             lf("[Gmail]/Sent Mail", '/', Some(Role::Sent)),
             lf("[Gmail]/Bin", '/', Some(Role::Trash)),
         ];
-        let p = plan(&src, &oldmac_ns(), &dest, &Namespace::default(), &MappingRules::default());
+        let p = plan(
+            &src,
+            &oldmac_ns(),
+            &dest,
+            &Namespace::default(),
+            &MappingRules::default(),
+        );
         assert_eq!(p.dest_for("Sent Items").unwrap().dest, "[Gmail]/Sent Mail");
-        assert_eq!(p.dest_for("Sent Messages").unwrap().dest, "[Gmail]/Sent Mail");
+        assert_eq!(
+            p.dest_for("Sent Messages").unwrap().dest,
+            "[Gmail]/Sent Mail"
+        );
         assert_eq!(p.dest_for("Deleted Items").unwrap().dest, "[Gmail]/Bin");
         // No junk folder on the destination: created once with the default name.
         let junk = p.dest_for("Junk E-mail").unwrap();
@@ -421,12 +452,22 @@ mod tests {
             lf("Rechnungen.2018", '.', None),
             lf("Sent Messages", '.', None),
         ];
-        let dest = vec![lf("INBOX", '.', None), lf("INBOX.Sent", '.', None), lf("INBOX.Trash", '.', None)];
-        let dns = Namespace { prefix: "INBOX.".into(), delimiter: '.' };
+        let dest = vec![
+            lf("INBOX", '.', None),
+            lf("INBOX.Sent", '.', None),
+            lf("INBOX.Trash", '.', None),
+        ];
+        let dns = Namespace {
+            prefix: "INBOX.".into(),
+            delimiter: '.',
+        };
         let p = plan(&src, &oldmac_ns(), &dest, &dns, &MappingRules::default());
         assert_eq!(p.dest_for("INBOX").unwrap().dest, "INBOX");
         assert_eq!(p.dest_for("Projects").unwrap().dest, "INBOX.Projects");
-        assert_eq!(p.dest_for("Rechnungen.2018").unwrap().dest, "INBOX.Rechnungen.2018");
+        assert_eq!(
+            p.dest_for("Rechnungen.2018").unwrap().dest,
+            "INBOX.Rechnungen.2018"
+        );
         // No SPECIAL-USE on the destination: found by name under the prefix.
         let sent = p.dest_for("Sent Messages").unwrap();
         assert_eq!((sent.dest.as_str(), sent.create), ("INBOX.Sent", false));
@@ -440,15 +481,30 @@ mod tests {
             lf("INBOX.Clients", '.', None),
             lf("INBOX.Clients.ACME", '.', None),
         ];
-        let sns = Namespace { prefix: "INBOX.".into(), delimiter: '.' };
+        let sns = Namespace {
+            prefix: "INBOX.".into(),
+            delimiter: '.',
+        };
         let (dest, dns) = modern();
         let p = plan(&src, &sns, &dest, &dns, &MappingRules::default());
         assert_eq!(p.dest_for("INBOX.Sent").unwrap().dest, "Sent");
-        assert_eq!(p.dest_for("INBOX.Clients.ACME").unwrap().dest, "Clients/ACME");
+        assert_eq!(
+            p.dest_for("INBOX.Clients.ACME").unwrap().dest,
+            "Clients/ACME"
+        );
         // A '.' inside a '/'-separated name cannot survive on a '.' destination.
         let src2 = vec![lf("v1.2", '/', None)];
-        let dns2 = Namespace { prefix: "INBOX.".into(), delimiter: '.' };
-        let p2 = plan(&src2, &Namespace::default(), &[], &dns2, &MappingRules::default());
+        let dns2 = Namespace {
+            prefix: "INBOX.".into(),
+            delimiter: '.',
+        };
+        let p2 = plan(
+            &src2,
+            &Namespace::default(),
+            &[],
+            &dns2,
+            &MappingRules::default(),
+        );
         assert_eq!(p2.dest_for("v1.2").unwrap().dest, "INBOX.v1_2");
     }
 
@@ -475,7 +531,10 @@ mod tests {
         assert!(p.dest_for("Private.Deep").is_none());
         assert!(p.dest_for("All Mail").is_none());
         assert_eq!(p.excluded.len(), 3);
-        let only_inbox = MappingRules { include: vec!["INBOX".into()], ..Default::default() };
+        let only_inbox = MappingRules {
+            include: vec!["INBOX".into()],
+            ..Default::default()
+        };
         let p = plan(&src, &oldmac_ns(), &dest, &dns, &only_inbox);
         assert_eq!(p.folders.len(), 1);
     }

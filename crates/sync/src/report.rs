@@ -86,7 +86,10 @@ impl AccountSummary {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Progress {
     /// The folder plan is known.
-    Planned { account: String, folders: u32 },
+    Planned {
+        account: String,
+        folders: u32,
+    },
     /// A folder's work is known: `messages` / `bytes` to copy.
     FolderStarted {
         account: String,
@@ -105,9 +108,17 @@ pub enum Progress {
         bytes_per_second: f64,
     },
     /// A message failed or was skipped.
-    Failed { failure: MessageFailure },
-    FolderDone { account: String, folder: String },
-    AccountDone { account: String, complete: bool },
+    Failed {
+        failure: MessageFailure,
+    },
+    FolderDone {
+        account: String,
+        folder: String,
+    },
+    AccountDone {
+        account: String,
+        complete: bool,
+    },
 }
 
 /// Verification of one folder (phase 5): source against destination, by identity.

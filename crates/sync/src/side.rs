@@ -60,6 +60,14 @@ pub struct AppendedUid {
     pub uid: u32,
 }
 
+/// One message to append.
+#[derive(Clone, Copy, Debug)]
+pub struct AppendRequest<'a> {
+    pub flags: &'a [String],
+    pub internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub bytes: &'a [u8],
+}
+
 pub trait Source: Send + Sync + 'static {
     /// For reports: `imaps://jdoe@host` or `maildir:/path`. Never contains a secret.
     fn describe(&self) -> String;
@@ -101,15 +109,15 @@ pub trait Destination: Send + Sync + 'static {
     fn status(&self, folder: &str) -> impl Future<Output = Result<FolderStatus, SideError>> + Send;
     /// The largest message the destination accepts (APPENDLIMIT, or a configured limit).
     fn max_message_size(&self) -> Option<u64>;
-    /// Appends one message with its flags and date. `Ok(None)` when the server does not say
-    /// where it landed (no UIDPLUS).
-    fn append(
+    /// Appends messages to one folder with their flags and dates, as fast as the server allows
+    /// (pipelined). The outer error means the connection failed: any of the messages may or may
+    /// not have landed. Inner results are per message, in order; `Ok(None)` when the server does
+    /// not say where a message landed (no UIDPLUS).
+    fn append_many(
         &self,
         folder: &str,
-        flags: &[String],
-        internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-        bytes: &[u8],
-    ) -> impl Future<Output = Result<Option<AppendedUid>, SideError>> + Send;
+        messages: &[AppendRequest<'_>],
+    ) -> impl Future<Output = Result<Vec<Result<Option<AppendedUid>, SideError>>, SideError>> + Send;
     /// Identity and size of every message with UID >= `from_uid`.
     fn identities(
         &self,

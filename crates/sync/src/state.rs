@@ -128,6 +128,10 @@ pub struct MessageRow {
     pub state: String,
 }
 
+/// A message found on the destination already: (source key, source UID, size, identity,
+/// destination (UIDVALIDITY, UID)).
+pub type PresentRow = (String, Option<u32>, u64, String, Option<(u32, u32)>);
+
 /// A failure or skip row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailureRow {
@@ -167,8 +171,10 @@ impl StateDb {
         let conn = Connection::open(path).map_err(db_err(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db_err(path))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err(path))?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db_err(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err(path))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         Ok(StateDb {
             conn,
@@ -184,7 +190,11 @@ impl StateDb {
         db_err(&self.path)
     }
 
-    pub fn folder(&self, account: &str, source_folder: &str) -> Result<Option<FolderState>, SyncError> {
+    pub fn folder(
+        &self,
+        account: &str,
+        source_folder: &str,
+    ) -> Result<Option<FolderState>, SyncError> {
         self.conn
             .query_row(
                 "SELECT dest_folder, source_uidvalidity, source_uidnext, source_messages, source_highestmodseq, complete
@@ -205,7 +215,12 @@ impl StateDb {
             .map_err(self.err())
     }
 
-    pub fn put_folder(&self, account: &str, source_folder: &str, st: &FolderState) -> Result<(), SyncError> {
+    pub fn put_folder(
+        &self,
+        account: &str,
+        source_folder: &str,
+        st: &FolderState,
+    ) -> Result<(), SyncError> {
         self.conn
             .execute(
                 "INSERT INTO folder (account, source_folder, dest_folder, source_uidvalidity, source_uidnext,
@@ -230,7 +245,11 @@ impl StateDb {
     }
 
     /// Stores the folder plan that was used (shown by dry runs and the review phase).
-    pub fn put_mapping(&self, account: &str, plan: &crate::mapping::FolderPlan) -> Result<(), SyncError> {
+    pub fn put_mapping(
+        &self,
+        account: &str,
+        plan: &crate::mapping::FolderPlan,
+    ) -> Result<(), SyncError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         tx.execute("DELETE FROM mapping WHERE account = ?1", params![account])
             .map_err(self.err())?;
@@ -245,7 +264,12 @@ impl StateDb {
     }
 
     /// Source keys already settled (copied or present) or failed permanently in this folder.
-    pub fn settled_keys(&self, account: &str, source_folder: &str, uidvalidity: u32) -> Result<HashSet<String>, SyncError> {
+    pub fn settled_keys(
+        &self,
+        account: &str,
+        source_folder: &str,
+        uidvalidity: u32,
+    ) -> Result<HashSet<String>, SyncError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -254,7 +278,9 @@ impl StateDb {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map(params![account, source_folder, uidvalidity], |r| r.get::<_, String>(0))
+            .query_map(params![account, source_folder, uidvalidity], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(self.err())?;
         rows.collect::<Result<HashSet<_>, _>>().map_err(self.err())
     }
@@ -362,7 +388,7 @@ impl StateDb {
         source_folder: &str,
         uidvalidity: u32,
         dest_folder: &str,
-        rows: &[(String, Option<u32>, u64, String, Option<(u32, u32)>)],
+        rows: &[PresentRow],
     ) -> Result<(), SyncError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         {
@@ -397,7 +423,10 @@ impl StateDb {
     }
 
     /// Unsettled intents of an account, grouped by the caller per destination folder.
-    pub fn pending_intents(&self, account: &str) -> Result<Vec<(String, PendingIntent)>, SyncError> {
+    pub fn pending_intents(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, PendingIntent)>, SyncError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -424,7 +453,12 @@ impl StateDb {
     }
 
     /// Destination UIDs (of one UIDVALIDITY) that the ledger already accounts for in a folder.
-    pub fn claimed_dest_uids(&self, account: &str, dest_folder: &str, dest_uidvalidity: u32) -> Result<HashSet<u32>, SyncError> {
+    pub fn claimed_dest_uids(
+        &self,
+        account: &str,
+        dest_folder: &str,
+        dest_uidvalidity: u32,
+    ) -> Result<HashSet<u32>, SyncError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -433,7 +467,9 @@ impl StateDb {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map(params![account, dest_folder, dest_uidvalidity], |r| r.get::<_, u32>(0))
+            .query_map(params![account, dest_folder, dest_uidvalidity], |r| {
+                r.get::<_, u32>(0)
+            })
             .map_err(self.err())?;
         rows.collect::<Result<HashSet<_>, _>>().map_err(self.err())
     }
@@ -450,7 +486,11 @@ impl StateDb {
     }
 
     /// All message rows of a source folder (any UIDVALIDITY), for verification and re-identification.
-    pub fn messages(&self, account: &str, source_folder: &str) -> Result<Vec<(u32, MessageRow)>, SyncError> {
+    pub fn messages(
+        &self,
+        account: &str,
+        source_folder: &str,
+    ) -> Result<Vec<(u32, MessageRow)>, SyncError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -566,7 +606,12 @@ impl StateDb {
     }
 
     /// Source keys with a recorded failure in a folder (retried on every run).
-    pub fn failed_keys(&self, account: &str, source_folder: &str, uidvalidity: u32) -> Result<HashSet<String>, SyncError> {
+    pub fn failed_keys(
+        &self,
+        account: &str,
+        source_folder: &str,
+        uidvalidity: u32,
+    ) -> Result<HashSet<String>, SyncError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -574,7 +619,9 @@ impl StateDb {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map(params![account, source_folder, uidvalidity], |r| r.get::<_, String>(0))
+            .query_map(params![account, source_folder, uidvalidity], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(self.err())?;
         rows.collect::<Result<HashSet<_>, _>>().map_err(self.err())
     }
@@ -621,9 +668,16 @@ mod tests {
         let path = dir.path().join("state.sqlite");
         {
             let db = StateDb::open(&path).unwrap();
-            db.write_intents("a", "INBOX", 7, "INBOX", &[intent("1", Some(1)), intent("2", Some(1))])
+            db.write_intents(
+                "a",
+                "INBOX",
+                7,
+                "INBOX",
+                &[intent("1", Some(1)), intent("2", Some(1))],
+            )
+            .unwrap();
+            db.settle("a", "INBOX", 7, &[("1".into(), Some((99, 5)))], &[])
                 .unwrap();
-            db.settle("a", "INBOX", 7, &[("1".into(), Some((99, 5)))], &[]).unwrap();
         }
         // As after a crash: one intent is still open.
         let db = StateDb::open(&path).unwrap();
@@ -631,8 +685,14 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].0, "INBOX");
         assert_eq!(pending[0].1.source_key, "2");
-        assert_eq!(db.settled_keys("a", "INBOX", 7).unwrap(), HashSet::from(["1".to_string()]));
-        assert_eq!(db.claimed_dest_uids("a", "INBOX", 99).unwrap(), HashSet::from([5]));
+        assert_eq!(
+            db.settled_keys("a", "INBOX", 7).unwrap(),
+            HashSet::from(["1".to_string()])
+        );
+        assert_eq!(
+            db.claimed_dest_uids("a", "INBOX", 99).unwrap(),
+            HashSet::from([5])
+        );
         assert_eq!(db.max_dest_uid("a", "INBOX").unwrap(), Some(5));
         db.settle("a", "INBOX", 7, &[], &["2".into()]).unwrap();
         assert!(db.pending_intents("a").unwrap().is_empty());
@@ -669,10 +729,19 @@ mod tests {
         db.record_failure("a", &f).unwrap();
         db.record_failure("a", &f).unwrap();
         assert_eq!(db.failures("a").unwrap(), vec![f]);
-        db.write_intents("a", "Sent", 3, "Sent", &[intent("4", None)]).unwrap();
-        db.settle("a", "Sent", 3, &[("4".into(), None)], &[]).unwrap();
-        assert!(db.failures("a").unwrap().is_empty(), "a copy clears the failure");
-        db.rebind("a", "Sent", 3, 30, &[("4".into(), "40".into(), Some(40))]).unwrap();
-        assert_eq!(db.settled_keys("a", "Sent", 30).unwrap(), HashSet::from(["40".to_string()]));
+        db.write_intents("a", "Sent", 3, "Sent", &[intent("4", None)])
+            .unwrap();
+        db.settle("a", "Sent", 3, &[("4".into(), None)], &[])
+            .unwrap();
+        assert!(
+            db.failures("a").unwrap().is_empty(),
+            "a copy clears the failure"
+        );
+        db.rebind("a", "Sent", 3, 30, &[("4".into(), "40".into(), Some(40))])
+            .unwrap();
+        assert_eq!(
+            db.settled_keys("a", "Sent", 30).unwrap(),
+            HashSet::from(["40".to_string()])
+        );
     }
 }
