@@ -25,8 +25,11 @@ impl TestCertificates {
 
         let leaf_key = KeyPair::generate().expect("server key");
         let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .expect("server params");
+            CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
+        // An IP SAN, not a DNS name "127.0.0.1": strict clients (mbsync) check it.
+        params.subject_alt_names.push(rcgen::SanType::IpAddress(
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        ));
         params
             .distinguished_name
             .push(DnType::CommonName, "mail.example.com");
