@@ -19,7 +19,6 @@ pub const FORMAT: u32 = 1;
 /// Where the old server's files are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export)]
 pub enum SourceKind {
     /// Ferry runs on the old Mac itself and reads `/`.
     ThisMac,
@@ -28,7 +27,6 @@ pub enum SourceKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct Source {
     pub kind: SourceKind,
     /// The folder read as the server's `/`.
@@ -37,7 +35,6 @@ pub struct Source {
 
 /// The migration as remembered between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct Migration {
     pub format: u32,
     pub source: Source,
@@ -63,7 +60,6 @@ impl Migration {
 /// The wizard's steps, in order (DESIGN.md's phases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export)]
 pub enum Phase {
     Discover,
     Destination,
@@ -134,7 +130,6 @@ impl Phase {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export)]
 pub enum PhaseState {
     NotStarted,
     Running,
@@ -144,7 +139,6 @@ pub enum PhaseState {
 
 /// One line of the wizard's sidebar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct PhaseStatus {
     pub phase: Phase,
     /// 1-based position, as in DESIGN.md.
