@@ -593,6 +593,9 @@ first_valid_gid = {gid}
 default_internal_user = {internal}
 default_login_user = {login}
 mail_location = maildir:~/Maildir
+# Test servers live in temp folders: no fsync, so that tests and benchmarks measure the tools, not
+# the disk.
+mail_fsync = never
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {base}/masters
