@@ -28,7 +28,7 @@ pub mod utf7;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, BufRead, BufReader, ErrorKind};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -419,12 +419,49 @@ impl Store {
     /// Like [`Store::read_raw`], also returning the message as it is now (its current name and
     /// flags, which may differ from the scan's after a rename).
     pub fn read_current(&self, message: &MaildirMessage) -> Result<(Vec<u8>, MaildirMessage)> {
+        self.with_file(message, |file| {
+            let mut bytes = Vec::with_capacity(usize::try_from(message.size).unwrap_or(0));
+            file.read_to_end(&mut bytes).map(|_| bytes)
+        })
+    }
+
+    /// The header only (up to and including the empty line that ends it, CRLF as IMAP serves it),
+    /// reading no more of the file than that: enough for identity (Message-ID, Date, Subject)
+    /// without reading the body of a large message.
+    pub fn read_header(&self, message: &MaildirMessage) -> Result<Vec<u8>> {
+        let (raw, _) = self.with_file(message, |file| {
+            let mut out = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = file.read(&mut chunk)?;
+                if n == 0 {
+                    return Ok(out);
+                }
+                let from = out.len().saturating_sub(3);
+                out.extend_from_slice(&chunk[..n]);
+                if let Some(end) = header_end(&out, from) {
+                    out.truncate(end);
+                    return Ok(out);
+                }
+            }
+        })?;
+        Ok(to_crlf(raw))
+    }
+
+    /// Opens the message's file, finding it again by base name if it was renamed since the scan,
+    /// and runs `f` on it; returns `f`'s result and the message as it is now.
+    fn with_file<T>(
+        &self,
+        message: &MaildirMessage,
+        mut f: impl FnMut(&mut fs::File) -> io::Result<T>,
+    ) -> Result<(T, MaildirMessage)> {
         let folder_dir = message_folder_dir(&message.path);
         let mut path = message.path.clone();
         // A rename can race with the re-find more than once; three tries, then "gone".
         for _ in 0..3 {
-            match fs::read(&path) {
-                Ok(bytes) => {
+            match fs::File::open(&path) {
+                Ok(mut file) => {
+                    let value = f(&mut file).map_err(|e| MaildirError::io(&path, e))?;
                     let mut current = message.clone();
                     if path != message.path {
                         let name = path
@@ -442,7 +479,7 @@ impl Store {
                         current.file_name = name;
                         current.path = path;
                     }
-                    return Ok((bytes, current));
+                    return Ok((value, current));
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     match find_by_base(&folder_dir, &message.base_name)? {
@@ -458,6 +495,25 @@ impl Store {
             base_name: message.base_name.clone(),
         })
     }
+}
+
+/// End (exclusive) of the header in `buf`, searching from `from`: after the first empty line.
+fn header_end(buf: &[u8], from: usize) -> Option<usize> {
+    if buf.first() == Some(&b'\n') {
+        return Some(1);
+    }
+    if buf.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    (from..buf.len()).find_map(|i| {
+        if buf[i..].starts_with(b"\n\n") {
+            Some(i + 2)
+        } else if buf[i..].starts_with(b"\n\r\n") {
+            Some(i + 3)
+        } else {
+            None
+        }
+    })
 }
 
 /// Folder name in Ferry's form from the directory name without its leading `.`.
@@ -607,6 +663,14 @@ mod tests {
         assert_eq!(to_crlf(b"a\nb\r\nc\rd\n".to_vec()), b"a\r\nb\r\nc\rd\r\n");
         assert_eq!(to_crlf(b"\n".to_vec()), b"\r\n");
         assert_eq!(to_crlf(b"x\r\n".to_vec()), b"x\r\n");
+    }
+
+    #[test]
+    fn header_ends() {
+        assert_eq!(header_end(b"A: b\nC: d\n\nbody\n\n", 0), Some(11));
+        assert_eq!(header_end(b"A: b\r\n\r\nbody", 0), Some(8));
+        assert_eq!(header_end(b"\nbody", 0), Some(1));
+        assert_eq!(header_end(b"A: b\n", 0), None);
     }
 
     #[test]

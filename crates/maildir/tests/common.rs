@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::SystemTime;
 
 pub const JDOE: &str = "3F2A6C1E-8B4D-4E7A-9C21-5D0B7E6F1A23";
@@ -11,37 +10,10 @@ pub const ASMITH: &str = "9B7E4D52-1C3A-4F68-A2E9-0C5D8B1F7E46";
 pub const BMUELLER: &str = "C41D09F8-6E2B-4A3C-8D7F-2B9E5A0C6D18";
 pub const JUNKMAIL: &str = "5E8F1B3A-2D4C-4B6E-9A71-3C0D2E4F6A85";
 
-/// `<repo>/../shared`, where the fixtures live (read-only).
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
-/// A writable, materialized copy of fixtures/macos-server-5; returns its `.../Data/mail` folder.
+/// A writable, materialized copy of fixtures/macos-server-5 (the test kit's); returns its
+/// `.../Data/mail` folder.
 pub fn materialized(tmp: &Path) -> PathBuf {
-    let src = shared().join("fixtures/macos-server-5");
-    let dest = tmp.join("macos-server-5");
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(&src)
-        .arg(&dest)
-        .status()
-        .expect("cp runs");
-    assert!(status.success(), "copying {} failed", src.display());
-    // shared/ is read-only; the copy must be writable for --materialize.
-    let status = Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&dest)
-        .status()
-        .expect("chmod runs");
-    assert!(status.success());
-    let status = Command::new("python3")
-        .arg(shared().join("fixtures/gen_macos_server_5.py"))
-        .arg("--materialize")
-        .arg(&dest)
-        .status()
-        .expect("python3 runs");
-    assert!(status.success(), "--materialize failed");
-    dest.join("Library/Server/Mail/Data/mail")
+    ferry_testkit::materialize_fixture(tmp).join("Library/Server/Mail/Data/mail")
 }
 
 /// Every file and directory under `root`: relative path -> (is_dir, mtime, bytes of files).

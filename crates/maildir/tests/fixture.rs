@@ -90,6 +90,9 @@ fn jdoe_folders_uids_flags_keywords_dates() {
         let imap = store.read(m).unwrap();
         assert_eq!(Some(imap.len() as u64), m.virtual_size, "{}", m.file_name);
         assert!(!imap.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+        let header = store.read_header(m).unwrap();
+        assert!(header.ends_with(b"\r\n\r\n") && imap.starts_with(&header));
+        assert!(header.len() < imap.len());
     }
 }
 
