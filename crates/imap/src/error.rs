@@ -30,11 +30,14 @@ pub struct CertificateInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImapError {
-    /// The server refused the user name / password pair.
-    #[error("{server}: login as {user:?} refused: wrong user name or password ({server_text})")]
+    /// The server refused the user name / password pair (for an admin login: also when the
+    /// admin may not act for `login_as`, as Dovecot does not tell the two apart).
+    #[error("{server}: login as {user:?}{} refused: wrong user name or password ({server_text})",
+        .login_as.as_ref().map(|t| format!(" acting for {t:?}")).unwrap_or_default())]
     AuthFailed {
         server: String,
         user: String,
+        login_as: Option<String>,
         server_text: String,
     },
     /// The admin / master account may not act as the target user (RFC 5530 AUTHORIZATIONFAILED).
@@ -191,7 +194,7 @@ impl ImapError {
     pub fn advice(&self) -> &'static str {
         match self {
             ImapError::AuthFailed { .. } => {
-                "Check the user name and password (for a master-user login: the master user's own password)."
+                "Check the user name and password (for an admin or master-user login: the admin's own password, and that it may act for other users)."
             }
             ImapError::NotAuthorized { .. } => {
                 "Check that the admin account is configured as a master user (or may act for other users) on this server."

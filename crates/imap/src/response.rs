@@ -342,6 +342,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>, st: &StatusText) -> ImapError {
             _ => ImapError::AuthFailed {
                 server,
                 user,
+                login_as: login_as.map(str::to_string),
                 server_text: full,
             },
         };
