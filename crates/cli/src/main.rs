@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod discover;
+mod profiles;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,9 @@ enum Command {
     Version,
     /// Phase 1: read the old server's accounts, addresses, folders and sizes (changes nothing).
     Discover(discover::DiscoverArgs),
+    /// Phase 8: configuration profiles (.mobileconfig) that point Macs, iPhones and iPads at the
+    /// new host.
+    Profiles(profiles::ProfilesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +37,7 @@ fn main() -> std::process::ExitCode {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Discover(args) => discover::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use ferry_discover::{AccountState, Inventory};
 use ferry_profiles::{
-    HostSettings, ImapAccount, MailAuth, NativeAccount, Organization, ProfileOptions,
-    ProfilePassword, ProfileRequest, ProfileUser, Server, Signer,
+    HostSettings, ImapAccount, MailAuth, NativeAccount, ProfileOptions, ProfilePassword,
+    ProfileRequest, ProfileUser, Server, Signer,
 };
 use ferry_vault::Vault;
 use secrecy::SecretString;
@@ -17,7 +17,7 @@ use ts_rs::TS;
 
 use crate::destination::{AuthMethod, ClientAccount, Destination, Security};
 
-pub use ferry_profiles::ProfileError;
+pub use ferry_profiles::{Organization, ProfileError};
 
 /// File name of the CSV manifest in the export folder.
 pub const MANIFEST: &str = "manifest.csv";
