@@ -120,6 +120,19 @@ async fn text_content(c: &Client, css: &str) -> String {
     value.as_str().unwrap_or_default().to_string()
 }
 
+async fn scroll_to(c: &Client, css: &str) {
+    wait_for(c, css).await;
+    c.execute(
+        "const top = document.querySelector(arguments[0]).getBoundingClientRect().top;\
+         window.scrollBy(0, top - 16);",
+        vec![json!(css)],
+    )
+    .await
+    .expect("scroll");
+    // let WebKit paint the scrolled page before the screenshot
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
 /// The count as the UI formats it (en-US grouping).
 fn grouped(n: u64) -> String {
     let s = n.to_string();
@@ -234,6 +247,10 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
         Some("needs_attention")
     );
     shot(&c, "02-discover.png").await;
+    scroll_to(&c, &tid("accounts-table")).await;
+    shot(&c, "03-accounts.png").await;
+    scroll_to(&c, &tid("warnings")).await;
+    shot(&c, "04-warnings.png").await;
 
     // folders on demand, for the account with the most folders
     let busiest = expected
@@ -255,7 +272,7 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
         };
         assert!(folders.contains(name), "{folders} lacks {name}");
     }
-    shot(&c, "03-folders.png").await;
+    shot(&c, "05-folders.png").await;
 
     wait_for(&c, &tid("phase-initial_sync"))
         .await
@@ -263,7 +280,7 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
         .await
         .unwrap();
     assert!(text(&c, &tid("not-built")).await.contains("Not built yet"));
-    shot(&c, "04-not-built.png").await;
+    shot(&c, "06-not-built.png").await;
     c.close().await.unwrap();
 
     // --- quit and reopen: the same migration is back, without discovering again ----------
@@ -274,7 +291,7 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
     assert!(text(&c, &tid("results"))
         .await
         .contains(root.to_str().unwrap()));
-    shot(&c, "05-reopened.png").await;
+    shot(&c, "07-reopened.png").await;
 
     // --- an error, with its fix: a folder that is not a server copy -------------------------
     wait_for(&c, &tid("choose-another"))
@@ -301,6 +318,6 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
     assert!(text(&c, &tid("error-fix"))
         .await
         .contains("Library/Server/Mail"));
-    shot(&c, "06-error.png").await;
+    shot(&c, "08-error.png").await;
     c.close().await.unwrap();
 }

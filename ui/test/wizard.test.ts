@@ -132,7 +132,7 @@ describe("discovery", () => {
     })());
     await Wizard.start(root, host);
     expect(tid("results")).not.toBeNull();
-    expect(root.textContent).toContain("read from /remembered");
+    expect(root.textContent).toContain("Read from /remembered");
     tid("start-over")!.click();
     await flush();
     expect(host.calls).toContain("start_over");
@@ -148,5 +148,16 @@ describe("discovery", () => {
     w.render();
     expect(tid("hostname")!.textContent).toBe("<img src=x onerror=alert(1)>");
     expect(root.querySelector("img")).toBeNull();
+  });
+});
+
+describe("size bars", () => {
+  it("are as wide as each mailbox's share of the largest", async () => {
+    const host = new FakeHost();
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    const width = (id: string) => (q(`[data-testid="account-${id}"] .bar-fill`) as HTMLElement).style.width;
+    expect(width("asmith")).toBe("100.0%");
+    expect(width("jdoe")).toBe("41.7%");
   });
 });

@@ -169,11 +169,10 @@ function results(m: Migration, inv: Inventory, p: DiscoverProps, a: DiscoverActi
       "div",
       { class: "source-line" },
       h(
-        "p",
-        {},
+        "div",
+        { class: "source-where" },
         h("strong", { "data-testid": "hostname" }, inv.hostname),
-        ` · read from ${where}`,
-        m.discovered_at !== null ? ` · ${when(m.discovered_at)}` : null,
+        h("span", { class: "sub" }, `Read from ${where}`, m.discovered_at !== null ? ` on ${when(m.discovered_at)}` : null),
       ),
       h(
         "div",
@@ -184,8 +183,8 @@ function results(m: Migration, inv: Inventory, p: DiscoverProps, a: DiscoverActi
       ),
     ),
     summary(inv),
-    warnings(inv.warnings),
     accountsTable(inv, p, a),
+    warnings(inv.warnings),
     otherMailboxes(inv, p, a),
     aliases(inv),
     h(
@@ -291,7 +290,7 @@ function accountRow(acc: Account, biggest: number, open: boolean, a: DiscoverAct
   const quota =
     acc.quota_bytes === null
       ? h("span", { class: "muted" }, "none")
-      : h("span", {}, bytes(acc.quota_bytes), acc.quota_used_bytes !== null ? h("span", { class: "sub" }, `${bytes(acc.quota_used_bytes)} used`) : null);
+      : h("span", {}, quotaText(acc.quota_bytes), acc.quota_used_bytes !== null ? h("span", { class: "sub" }, `${bytes(acc.quota_used_bytes)} used`) : null);
   return h(
     "tr",
     { "data-testid": `account-${acc.short_name}`, class: acc.state === "active" ? null : "inactive" },
@@ -313,7 +312,7 @@ function accountRow(acc: Account, biggest: number, open: boolean, a: DiscoverAct
     h(
       "td",
       { class: "num size-cell" },
-      h("span", { class: "bar", "aria-hidden": "true" }, h("span", { class: "bar-fill", style: `width: ${percent(acc.bytes, biggest).toFixed(1)}%` })),
+      sizeBar(percent(acc.bytes, biggest)),
       h("span", { "data-testid": "size" }, bytes(acc.bytes)),
     ),
     h(
@@ -324,10 +323,23 @@ function accountRow(acc: Account, biggest: number, open: boolean, a: DiscoverAct
         : h(
             "button",
             { class: "quiet small", "aria-expanded": open ? "true" : "false", "data-testid": `folders-${acc.short_name}`, onclick: () => a.toggleFolders(acc.guid) },
-            `${open ? "Hide" : "Show"} ${plural(acc.folders.length, "folder")}`,
+            `${plural(acc.folders.length, "folder")} ${open ? "▾" : "▸"}`,
           ),
     ),
   );
+}
+
+/** Quotas as Server.app sets them: in MB of 1,048,576 bytes. */
+function quotaText(quotaBytes: number): string {
+  const mb = quotaBytes / 1_048_576;
+  return Number.isInteger(mb) ? `${count(mb)} MB` : bytes(quotaBytes);
+}
+
+/** A bar of `pct` percent. The width is set through the CSSOM: the CSP forbids style attributes. */
+function sizeBar(pct: number): HTMLElement {
+  const fill = h("span", { class: "bar-fill" });
+  fill.style.width = `${pct.toFixed(1)}%`;
+  return h("span", { class: "bar", "aria-hidden": "true" }, fill);
 }
 
 const ROLE_TEXT: Record<FolderRole, string> = {
@@ -411,7 +423,7 @@ function otherMailboxes(inv: Inventory, p: DiscoverProps, a: DiscoverActions): H
                 h(
                   "button",
                   { class: "quiet small", "aria-expanded": p.expanded.has(o.guid) ? "true" : "false", onclick: () => a.toggleFolders(o.guid) },
-                  `${p.expanded.has(o.guid) ? "Hide" : "Show"} ${plural(o.folders.length, "folder")}`,
+                  `${plural(o.folders.length, "folder")} ${p.expanded.has(o.guid) ? "▾" : "▸"}`,
                 ),
                 p.expanded.has(o.guid) ? h("table", { class: "inline-table" }, h("tbody", {}, foldersRow(o.guid, o.folders, 1))) : null,
               ),

@@ -53,7 +53,7 @@ export function sidebar(
               h(
                 "span",
                 { class: "phase-state" },
-                p.built ? (p.note ? `${STATE_LABEL[p.state]} · ${p.note}` : STATE_LABEL[p.state]) : "Not built yet",
+                p.built ? (p.note ? `${STATE_LABEL[p.state]}: ${p.note}` : STATE_LABEL[p.state]) : "Not built yet",
               ),
             ),
           ),
