@@ -10,6 +10,7 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub mod check;
 pub mod file;
 pub mod import;
 pub mod memory;
