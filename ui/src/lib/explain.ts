@@ -35,11 +35,11 @@ const WARNINGS: Record<WarningCode, Explanation> = {
   },
   duplicate_role: {
     title: "Two folders with the same job",
-    todo: "The account has two folders for the same purpose (for example 'Sent Items' and 'Sent Messages'). Both will be copied; only one becomes the new host's special folder, the other stays a normal folder. Tell the user where their mail went.",
+    todo: "Users collect such pairs when they switch mail apps (Outlook's 'Sent Items', Apple Mail's 'Sent Messages'). The mail of both is copied; unless you map them otherwise, it ends up together in the new host's one folder of that kind. Tell the user, so they know where to look.",
   },
   deleted_pending: {
     title: "Messages deleted but not yet removed",
-    todo: "Some messages are marked as deleted but were never purged. Ferry copies them with their 'deleted' mark so nothing is lost; the user's mail app will hide or purge them. No action needed unless you want them gone first.",
+    todo: "The user deleted these messages, but their mail app never erased them, so they still take space on the old server. Decide whether they should move too; if not, ask the user to erase deleted messages (Apple Mail: Mailbox → Erase Deleted Items) before the copy.",
   },
   missing_file: {
     title: "A configuration file is missing",
