@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod error;
+pub mod imap_archive;
 pub mod logs;
 pub mod mailflow;
 pub mod mbox;
