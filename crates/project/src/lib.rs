@@ -6,3 +6,4 @@ pub mod destination;
 pub mod discover;
 pub mod profiles;
 pub mod store;
+pub mod sync;

@@ -8,6 +8,7 @@
 //! - [`side`]: the `Source` / `Destination` traits; [`engine`]: the loop; [`report`]: events,
 //!   summaries, verification.
 
+pub mod any;
 pub mod engine;
 pub mod error;
 pub mod identity;

@@ -1,0 +1,656 @@
+//! Phases 4, 5, 7 and 9: copy every account's mail (initial, delta, final sync) and verify it.
+//!
+//! Turns what the admin gave (URLs, an accounts file, passwords from the environment or the
+//! vault) into account pairs for the engine (`ferry-sync`), runs several accounts at once, and
+//! returns one report. Passwords are `SecretString`s from the moment they are read.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ferry_imap::{Credentials, Endpoint, Security};
+use ferry_sync::any::AnySource;
+use ferry_sync::imap::ImapSide;
+use ferry_sync::maildir::MaildirSource;
+use ferry_sync::mapping::MappingRules;
+use ferry_sync::report::{AccountSummary, Verification};
+use ferry_sync::{ProgressFn, StateDb, SyncOptions};
+use futures::stream::{self, StreamExt};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Why a sync could not be set up. Each says what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncSetupError {
+    #[error("{url:?} is not an IMAP URL: {reason}. Write imaps://USER@HOST:PORT (TLS) or imap://USER@HOST:PORT (STARTTLS)")]
+    BadUrl { url: String, reason: String },
+    #[error("{url:?}: plaintext IMAP is only allowed with --allow-plaintext and only to a loopback address (127.0.0.1, ::1, localhost); use imaps:// or STARTTLS")]
+    PlaintextRefused { url: String },
+    #[error("no password for {which} {user:?}: set {env} in the environment (never on the command line)")]
+    NoPassword {
+        which: &'static str,
+        user: String,
+        env: &'static str,
+    },
+    #[error("{path}, line {line}: {reason}")]
+    AccountsFile {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the source Maildir store {path}: {reason}")]
+    Maildir { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Sync(#[from] ferry_sync::SyncError),
+}
+
+/// One IMAP side as given by a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapUrl {
+    pub endpoint: Endpoint,
+    /// The user from the URL, if any (`imaps://HOST:993` has none: the accounts file gives it).
+    pub user: Option<String>,
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `imaps://USER@HOST:PORT` (TLS) or `imap://USER@HOST:PORT` (STARTTLS; plain TCP only
+/// with `allow_plaintext` and to a loopback address). The user may be percent-encoded
+/// (`jane%40example.com`). A password in the URL is refused: passwords never go in argv.
+pub fn parse_imap_url(url: &str, allow_plaintext: bool) -> Result<ImapUrl, SyncSetupError> {
+    let bad = |reason: &str| SyncSetupError::BadUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    let (security, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "imaps" => (Security::Tls, 993),
+        "imap" => (Security::StartTls, 143),
+        _ => return Err(bad("the scheme must be imaps or imap")),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    if userinfo.is_some_and(|u| u.contains(':')) {
+        return Err(bad(
+            "a password in the URL would be visible to every user of this computer; set FERRY_SOURCE_PASSWORD / FERRY_DEST_PASSWORD instead",
+        ));
+    }
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, after) = h.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
+            None => default_port,
+        };
+        (h.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse().map_err(|_| bad("the port is not a number"))?,
+            ),
+            None => (hostport.to_string(), default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let security = if security == Security::StartTls && allow_plaintext {
+        if !is_loopback(&host) {
+            return Err(SyncSetupError::PlaintextRefused {
+                url: url.to_string(),
+            });
+        }
+        Security::Plain
+    } else {
+        security
+    };
+    Ok(ImapUrl {
+        endpoint: Endpoint {
+            host,
+            port,
+            security,
+            pinned_sha256: None,
+        },
+        user: userinfo.map(percent_decode).filter(|u| !u.is_empty()),
+    })
+}
+
+/// Where the source mail is read from.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Imap(ImapAccount),
+    /// A Dovecot Maildir++ store on disk (one user's mail folder).
+    Maildir(PathBuf),
+}
+
+/// One IMAP account: where and who. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct ImapAccount {
+    pub endpoint: Endpoint,
+    pub user: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for ImapAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapAccount")
+            .field("endpoint", &self.endpoint)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountPair {
+    pub source: SourceSpec,
+    pub dest: ImapAccount,
+}
+
+/// Parses an accounts file: imapsync's `host1;user1;password1;host2;user2;password2` lines, or
+/// Microsoft's CSV with the header `EmailAddress,UserName,Password` (source login `UserName` /
+/// `Password` on the `--source` host, destination `EmailAddress` on the `--dest` host with the
+/// password from `dest_password`). Blank lines and `#` comments are skipped. Hosts in imapsync
+/// lines may carry a port (`host:993`); security and pinning come from the templates.
+pub fn parse_accounts(
+    path: &Path,
+    text: &str,
+    source_template: Option<&ImapUrl>,
+    dest_template: Option<&ImapUrl>,
+    dest_password: Option<&SecretString>,
+) -> Result<Vec<AccountPair>, SyncSetupError> {
+    let err = |line: usize, reason: String| SyncSetupError::AccountsFile {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let endpoint_for = |host: &str, template: Option<&ImapUrl>| -> Result<Endpoint, String> {
+        let (h, port) = match host.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (
+                h.to_string(),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| format!("bad port in {host:?}"))?,
+                ),
+            ),
+            _ => (host.to_string(), None),
+        };
+        let mut ep = match template {
+            Some(t) => t.endpoint.clone(),
+            None => Endpoint::tls(h.clone(), 993),
+        };
+        if template.is_none_or(|t| !t.endpoint.host.eq_ignore_ascii_case(&h)) {
+            // Another host than the template's: its pin cannot apply.
+            if template.is_some() {
+                ep.pinned_sha256 = None;
+            }
+            ep.host = h;
+        }
+        if let Some(p) = port {
+            ep.port = p;
+        }
+        Ok(ep)
+    };
+    let mut out = Vec::new();
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let Some((first_no, first)) = lines.next() else {
+        return Ok(out);
+    };
+    let header: Vec<String> = first
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    if header.iter().any(|c| c == "emailaddress") {
+        let col = |name: &str| header.iter().position(|c| c == name);
+        let (Some(ce), Some(cu), Some(cp)) =
+            (col("emailaddress"), col("username"), col("password"))
+        else {
+            return Err(err(
+                first_no,
+                "the Microsoft format needs the columns EmailAddress, UserName, Password".into(),
+            ));
+        };
+        let src = source_template.ok_or_else(|| {
+            err(
+                first_no,
+                "the Microsoft format needs --source imaps://HOST:PORT for the source host".into(),
+            )
+        })?;
+        let dst = dest_template.ok_or_else(|| {
+            err(
+                first_no,
+                "the Microsoft format needs --dest imaps://HOST:PORT for the destination host"
+                    .into(),
+            )
+        })?;
+        let dest_password = dest_password.ok_or(SyncSetupError::NoPassword {
+            which: "destination",
+            user: "(every EmailAddress)".into(),
+            env: "FERRY_DEST_PASSWORD",
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        for (i, rec) in reader.records().enumerate() {
+            let rec = rec.map_err(|e| err(i + 1, e.to_string()))?;
+            if i < first_no || rec.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            if rec.get(0).is_some_and(|f| f.trim_start().starts_with('#')) {
+                continue;
+            }
+            let get = |c: usize| rec.get(c).map(str::trim).unwrap_or("");
+            let (email, user, pw) = (get(ce), get(cu), get(cp));
+            if email.is_empty() || user.is_empty() {
+                return Err(err(
+                    i + 1,
+                    "EmailAddress and UserName must not be empty".into(),
+                ));
+            }
+            out.push(AccountPair {
+                source: SourceSpec::Imap(ImapAccount {
+                    endpoint: src.endpoint.clone(),
+                    user: user.to_string(),
+                    password: SecretString::from(pw.to_string()),
+                }),
+                dest: ImapAccount {
+                    endpoint: dst.endpoint.clone(),
+                    user: email.to_string(),
+                    password: dest_password.clone(),
+                },
+            });
+        }
+        return Ok(out);
+    }
+    for (no, line) in std::iter::once((first_no, first)).chain(lines) {
+        let f: Vec<&str> = line.trim_end_matches(';').split(';').collect();
+        if f.len() != 6 {
+            return Err(err(
+                no,
+                format!(
+                    "expected host1;user1;password1;host2;user2;password2 (6 fields), found {}",
+                    f.len()
+                ),
+            ));
+        }
+        let src = endpoint_for(f[0].trim(), source_template).map_err(|r| err(no, r))?;
+        let dst = endpoint_for(f[3].trim(), dest_template).map_err(|r| err(no, r))?;
+        out.push(AccountPair {
+            source: SourceSpec::Imap(ImapAccount {
+                endpoint: src,
+                user: f[1].trim().to_string(),
+                password: SecretString::from(f[2].to_string()),
+            }),
+            dest: ImapAccount {
+                endpoint: dst,
+                user: f[4].trim().to_string(),
+                password: SecretString::from(f[5].to_string()),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub sync: SyncOptions,
+    /// IMAP connections per side per account.
+    pub connections: usize,
+    /// Accounts synced at once.
+    pub parallel_accounts: usize,
+    /// The state file; `None`: [`default_state_path`] for the first destination.
+    pub state: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            sync: SyncOptions::default(),
+            connections: 4,
+            parallel_accounts: 2,
+            state: None,
+        }
+    }
+}
+
+/// `$FERRY_STATE_DIR`, else the platform's data folder, then `sync-<host>.sqlite`.
+pub fn default_state_path(dest_host: &str) -> PathBuf {
+    let base = std::env::var_os("FERRY_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ".".into());
+            if cfg!(target_os = "macos") {
+                home.join("Library/Application Support/Ferry")
+            } else {
+                std::env::var_os("XDG_DATA_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| home.join(".local/share"))
+                    .join("ferry")
+            }
+        });
+    let safe: String = dest_host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.join(format!("sync-{safe}.sqlite"))
+}
+
+/// The result of a run over all accounts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncReport {
+    pub accounts: Vec<AccountSummary>,
+    pub copied: u64,
+    pub already_there: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub bytes_per_second: f64,
+    /// Every account complete (every message on the destination or skipped on purpose).
+    pub complete: bool,
+    /// Accounts stopped by an error (login, state file, connection).
+    pub fatal: u64,
+    pub state_file: String,
+}
+
+impl SyncReport {
+    /// 0: complete; 2: some messages failed (a re-run copies only what is missing); 1: an account
+    /// could not be synced at all.
+    pub fn exit_code(&self) -> u8 {
+        if self.fatal > 0 {
+            1
+        } else if self.failed > 0 {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> ImapSide {
+    ImapSide::new(
+        a.endpoint.clone(),
+        Credentials::new(a.user.clone(), a.password.clone()),
+        connections,
+    )
+    .with_max_message_size(max_size)
+}
+
+fn source_of(spec: &SourceSpec, connections: usize) -> Result<AnySource, SyncSetupError> {
+    Ok(match spec {
+        SourceSpec::Imap(a) => AnySource::Imap(imap_side(a, connections, None)),
+        SourceSpec::Maildir(p) => {
+            AnySource::Maildir(MaildirSource::open(p, Default::default()).map_err(|e| {
+                SyncSetupError::Maildir {
+                    path: p.clone(),
+                    reason: e.text,
+                }
+            })?)
+        }
+    })
+}
+
+fn open_state(
+    opts: &RunOptions,
+    pairs: &[AccountPair],
+) -> Result<(Arc<Mutex<StateDb>>, PathBuf), SyncSetupError> {
+    let path = opts.state.clone().unwrap_or_else(|| {
+        default_state_path(
+            pairs
+                .first()
+                .map_or("none", |p| p.dest.endpoint.host.as_str()),
+        )
+    });
+    let db = StateDb::open(&path)?;
+    Ok((Arc::new(Mutex::new(db)), path))
+}
+
+/// Syncs every pair, `parallel_accounts` at a time. Never fails for one account's sake: each
+/// account's problems are in its summary.
+pub async fn run_sync(
+    pairs: Vec<AccountPair>,
+    opts: RunOptions,
+    progress: ProgressFn,
+) -> Result<SyncReport, SyncSetupError> {
+    let started = std::time::Instant::now();
+    let (state, path) = open_state(&opts, &pairs)?;
+    let summaries: Vec<AccountSummary> = stream::iter(pairs)
+        .map(|pair| {
+            let state = state.clone();
+            let progress = progress.clone();
+            let opts = opts.clone();
+            async move {
+                let dest = Arc::new(imap_side(
+                    &pair.dest,
+                    opts.connections,
+                    opts.sync.max_message_size,
+                ));
+                match source_of(&pair.source, opts.connections) {
+                    Ok(src) => {
+                        ferry_sync::sync_account(
+                            Arc::new(src),
+                            dest,
+                            state,
+                            opts.sync.clone(),
+                            progress,
+                        )
+                        .await
+                    }
+                    Err(e) => AccountSummary {
+                        account: format!("{:?}", pair.source),
+                        fatal: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                }
+            }
+        })
+        .buffer_unordered(opts.parallel_accounts.max(1))
+        .collect()
+        .await;
+    let mut r = SyncReport {
+        state_file: path.display().to_string(),
+        ..Default::default()
+    };
+    for s in &summaries {
+        r.copied += s.copied;
+        r.already_there += s.already_there;
+        r.skipped += s.skipped;
+        r.failed += s.failed;
+        r.bytes += s.bytes;
+        r.fatal += u64::from(s.fatal.is_some());
+    }
+    r.complete = summaries.iter().all(AccountSummary::complete);
+    r.accounts = summaries;
+    r.seconds = started.elapsed().as_secs_f64();
+    if r.seconds > 0.0 {
+        r.messages_per_second = r.copied as f64 / r.seconds;
+        r.bytes_per_second = r.bytes as f64 / r.seconds;
+    }
+    Ok(r)
+}
+
+/// Verification of every pair.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct VerifyReport {
+    pub accounts: Vec<Verification>,
+    /// Accounts that could not be verified, with the reason.
+    pub errors: Vec<String>,
+    pub missing: u64,
+    pub ok: bool,
+}
+
+/// Verifies every pair (reads only; the state file, when present, gives the reasons).
+pub async fn run_verify(
+    pairs: Vec<AccountPair>,
+    opts: RunOptions,
+    rules: MappingRules,
+) -> Result<VerifyReport, SyncSetupError> {
+    let (state, _) = open_state(&opts, &pairs)?;
+    let mut report = VerifyReport::default();
+    for pair in pairs {
+        let dest = Arc::new(imap_side(&pair.dest, opts.connections, None));
+        let src = match source_of(&pair.source, opts.connections) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                report.errors.push(e.to_string());
+                continue;
+            }
+        };
+        match ferry_sync::verify_account(src, dest, Some(state.clone()), &rules).await {
+            Ok(v) => {
+                report.missing += v.missing;
+                report.accounts.push(v);
+            }
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    report.ok = report.errors.is_empty() && report.missing == 0;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_imap_url("imaps://jane%40example.com@mail.example.com:993", false).unwrap();
+        assert_eq!(u.user.as_deref(), Some("jane@example.com"));
+        assert_eq!(u.endpoint.security, Security::Tls);
+        assert_eq!(
+            (u.endpoint.host.as_str(), u.endpoint.port),
+            ("mail.example.com", 993)
+        );
+        let u = parse_imap_url("imap://bob@host", false).unwrap();
+        assert_eq!(
+            (u.endpoint.security, u.endpoint.port),
+            (Security::StartTls, 143)
+        );
+        let u = parse_imap_url("imap://bob@127.0.0.1:1143", true).unwrap();
+        assert_eq!(u.endpoint.security, Security::Plain);
+        assert!(matches!(
+            parse_imap_url("imap://bob@mail.example.com:143", true),
+            Err(SyncSetupError::PlaintextRefused { .. })
+        ));
+        assert!(parse_imap_url("imaps://bob:secret@host", false).is_err());
+        assert!(parse_imap_url("http://host", false).is_err());
+        assert!(parse_imap_url("imaps://host:x", false).is_err());
+        let u = parse_imap_url("imaps://[::1]:993", false).unwrap();
+        assert_eq!((u.endpoint.host.as_str(), u.user), ("::1", None));
+    }
+
+    #[test]
+    fn imapsync_accounts_file() {
+        let dst = parse_imap_url("imaps://new.example.net:993", false).unwrap();
+        let mut dst = dst;
+        dst.endpoint.pinned_sha256 = Some("ab".repeat(32));
+        let text = "# comment\n\nold.example.com;jdoe;pw1;new.example.net;jane@example.net;pw2\nold.example.com:1993;asmith;p;w;other.example.net;arthur;pw3;\n";
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), None);
+        // The second line has 7 fields (a ';' inside a password is not supported by the format).
+        assert!(
+            matches!(r, Err(SyncSetupError::AccountsFile { line: 4, .. })),
+            "{r:?}"
+        );
+        let text = "old.example.com;jdoe;pw1;new.example.net;jane@example.net;pw2\nold.example.com:1993;asmith;p3;other.example.net;arthur;pw3;\n";
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), None).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].dest.endpoint.pinned_sha256, dst.endpoint.pinned_sha256);
+        assert_eq!(
+            r[1].dest.endpoint.pinned_sha256, None,
+            "a pin is for its own host only"
+        );
+        match &r[1].source {
+            SourceSpec::Imap(a) => assert_eq!((a.endpoint.port, a.user.as_str()), (1993, "asmith")),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !format!("{r:?}").contains("pw1"),
+            "Debug never shows a password"
+        );
+    }
+
+    #[test]
+    fn microsoft_accounts_file() {
+        let src = parse_imap_url("imaps://old.example.com:993", false).unwrap();
+        let dst = parse_imap_url("imaps://new.example.net", false).unwrap();
+        let text = "EmailAddress,UserName,Password\njane@example.net,jdoe,\"pw,1\"\narthur@example.net,asmith,pw2\n";
+        let pw = SecretString::from("admin".to_string());
+        let r =
+            parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), Some(&pw)).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].dest.user, "jane@example.net");
+        match &r[0].source {
+            SourceSpec::Imap(a) => {
+                use secrecy::ExposeSecret;
+                assert_eq!(
+                    (a.user.as_str(), a.password.expose_secret()),
+                    ("jdoe", "pw,1")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_accounts(Path::new("m.csv"), text, None, Some(&dst), Some(&pw)).is_err());
+        assert!(parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), None).is_err());
+    }
+
+    #[test]
+    fn default_state_path_is_per_destination() {
+        let p = default_state_path("new.example.net");
+        assert!(
+            p.to_string_lossy().ends_with("sync-new.example.net.sqlite"),
+            "{p:?}"
+        );
+        assert_ne!(default_state_path("a"), default_state_path("b"));
+    }
+}
