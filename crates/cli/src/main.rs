@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod discover;
 mod profiles;
+mod sync;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,12 @@ enum Command {
     /// Phase 8: configuration profiles (.mobileconfig) that point Macs, iPhones and iPads at the
     /// new host.
     Profiles(profiles::ProfilesArgs),
+    /// Phases 4, 7, 9: copy every message to the new host exactly once (re-runs copy only what
+    /// is missing). Exit 0 complete, 2 some messages failed (listed), 1 an account stopped.
+    Sync(sync::SyncArgs),
+    /// Phase 5: compare source and destination per folder, by message identity; list what is
+    /// missing. Exit 0 all there, 2 messages missing, 1 could not check.
+    Verify(sync::SyncArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +45,8 @@ fn main() -> std::process::ExitCode {
         }
         Command::Discover(args) => discover::run(&args),
         Command::Profiles(args) => profiles::run(&args),
+        Command::Sync(args) => sync::run_sync_command(&args),
+        Command::Verify(args) => sync::run_verify_command(&args),
     };
     match result {
         Ok(code) => code,

@@ -24,11 +24,13 @@ fn parse_plist(file: &str, bytes: &[u8]) -> Result<plist::Value, ParseError> {
             .rsplit_once("offset ")
             .and_then(|(_, n)| n.trim_end_matches(')').parse::<usize>().ok())
             .map(|off| {
-                bytes[..off.min(bytes.len())]
+                let line = bytes[..off.min(bytes.len())]
                     .iter()
                     .filter(|&&b| b == b'\n')
                     .count()
-                    + 1
+                    + 1;
+                // An error at the very end (after the last newline) is on the last line.
+                line.min(String::from_utf8_lossy(bytes).lines().count().max(1))
             })
             .unwrap_or(0);
         ParseError::new(file, line, format!("not a valid property list: {text}"))
