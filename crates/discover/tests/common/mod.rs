@@ -5,8 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `<repo>/../shared`, the read-only shared folder (CI clones the repo with shared/ beside it).
+/// `$FERRY_SHARED`, else `<repo>/../shared`: the read-only shared folder (CI clones the repo
+/// with shared/ beside it).
 pub fn shared_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FERRY_SHARED") {
+        return PathBuf::from(dir);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared")
         .canonicalize()
