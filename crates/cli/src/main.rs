@@ -4,6 +4,9 @@
 use clap::{Parser, Subcommand};
 
 mod discover;
+mod dns;
+mod mailflow;
+mod quarantine;
 mod profiles;
 mod sync;
 
@@ -22,6 +25,13 @@ struct Cli {
 enum Command {
     /// Print Ferry's version and build information.
     Version,
+    /// Phases 6 and 7: MX, addresses, TTLs and SPF of every domain; `--watch` until every
+    /// resolver answers the new host (exit 2 when it gave up first).
+    Dns(dns::DnsArgs),
+    /// Phase 11: is mail still arriving at the old server? Last delivery per account, quiet time.
+    Mailflow(mailflow::MailflowArgs),
+    /// Phase 10: archive the junk-training mailboxes and the amavis quarantine.
+    Quarantine(quarantine::QuarantineArgs),
     /// Phase 1: read the old server's accounts, addresses, folders and sizes (changes nothing).
     Discover(discover::DiscoverArgs),
     /// Phase 8: configuration profiles (.mobileconfig) that point Macs, iPhones and iPads at the
@@ -44,6 +54,9 @@ fn main() -> std::process::ExitCode {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Discover(args) => discover::run(&args),
+        Command::Dns(args) => dns::run(&args),
+        Command::Mailflow(args) => mailflow::run(&args),
+        Command::Quarantine(args) => quarantine::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Sync(args) => sync::run_sync_command(&args),
         Command::Verify(args) => sync::run_verify_command(&args),

@@ -1,0 +1,366 @@
+//! `ferry sync` and `ferry verify`: copy every message of one account pair (or of every pair in
+//! an accounts file) exactly once, and check afterwards. Passwords come from the environment
+//! (`FERRY_SOURCE_PASSWORD`, `FERRY_DEST_PASSWORD`), never from the command line.
+//!
+//! Exit status: 0 complete; 2 some messages could not be copied (listed; a re-run copies only
+//! what is missing); 1 an account could not be synced at all (login, network, state file).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use ferry_project::sync::{
+    parse_accounts, parse_imap_url, run_sync, run_verify, AccountPair, ImapAccount, ImapUrl,
+    RunOptions, SourceSpec, SyncReport, VerifyReport,
+};
+use ferry_sync::mapping::MappingRules;
+use ferry_sync::{Progress, SyncOptions};
+use secrecy::SecretString;
+
+const SOURCE_PW: &str = "FERRY_SOURCE_PASSWORD";
+const DEST_PW: &str = "FERRY_DEST_PASSWORD";
+
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    /// Source: imaps://USER@HOST:PORT (TLS), imap://USER@HOST:PORT (STARTTLS), or maildir:PATH
+    /// (a Dovecot Maildir store on disk). With --accounts: the source host's URL without user.
+    #[arg(long)]
+    source: Option<String>,
+    /// Destination: imaps://USER@HOST:PORT or imap://USER@HOST:PORT. With --accounts: the host.
+    #[arg(long)]
+    dest: Option<String>,
+    /// Many pairs: imapsync's `host1;user1;password1;host2;user2;password2` lines, or
+    /// Microsoft's `EmailAddress,UserName,Password` CSV (hosts from --source / --dest).
+    #[arg(long, value_name = "FILE")]
+    accounts: Option<PathBuf>,
+    /// The state file (SQLite). Default: one per destination host in Ferry's data folder.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Show the folder mapping and what would be copied; change nothing anywhere.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the summary as JSON on stdout (progress and logs stay on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Allow imap:// without TLS, to a loopback address only (tests, an SSH tunnel).
+    #[arg(long)]
+    allow_plaintext: bool,
+    /// Trust exactly this certificate (SHA-256, hex) on the source, e.g. the old server's
+    /// self-signed one.
+    #[arg(long, value_name = "HEX")]
+    source_cert_sha256: Option<String>,
+    /// Trust exactly this certificate (SHA-256, hex) on the destination.
+    #[arg(long, value_name = "HEX")]
+    dest_cert_sha256: Option<String>,
+    /// IMAP connections per side and account.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Accounts synced at the same time.
+    #[arg(long, default_value_t = 2)]
+    parallel_accounts: usize,
+    /// Copy only folders matching this pattern (`*` anything, `%` anything but `/`; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    include: Vec<String>,
+    /// Do not copy folders matching this pattern (and their sub-folders; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Rename a source folder (and its sub-folders): `Old/Name=New/Name` (repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    rename: Vec<String>,
+    /// Skip messages larger than this many bytes (below the destination's own limit).
+    #[arg(long, value_name = "BYTES")]
+    max_message_size: Option<u64>,
+}
+
+fn password(env: &'static str) -> Option<SecretString> {
+    std::env::var(env).ok().map(SecretString::from)
+}
+
+fn pin(mut u: ImapUrl, pin: &Option<String>) -> ImapUrl {
+    if let Some(p) = pin {
+        u.endpoint.pinned_sha256 = Some(p.clone());
+    }
+    u
+}
+
+fn account(u: &ImapUrl, which: &'static str, env: &'static str) -> anyhow::Result<ImapAccount> {
+    let user = u
+        .user
+        .clone()
+        .with_context(|| format!("the {which} URL needs a user: imaps://USER@HOST:PORT"))?;
+    let password = password(env).ok_or(ferry_project::sync::SyncSetupError::NoPassword {
+        which,
+        user: user.clone(),
+        env,
+    })?;
+    Ok(ImapAccount {
+        endpoint: u.endpoint.clone(),
+        user,
+        password,
+    })
+}
+
+fn rules(args: &SyncArgs) -> anyhow::Result<MappingRules> {
+    let mut renames = Vec::new();
+    for r in &args.rename {
+        let Some((from, to)) = r.split_once('=') else {
+            bail!("--rename {r:?}: write FROM=TO, e.g. --rename 'Old Stuff=Archive/Old'");
+        };
+        renames.push((from.trim().to_string(), to.trim().to_string()));
+    }
+    Ok(MappingRules {
+        renames,
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        copy_virtual: false,
+    })
+}
+
+fn pairs(args: &SyncArgs) -> anyhow::Result<Vec<AccountPair>> {
+    let maildir = args
+        .source
+        .as_deref()
+        .and_then(|s| s.strip_prefix("maildir:"))
+        .map(PathBuf::from);
+    let source_url = match (&args.source, &maildir) {
+        (Some(s), None) => Some(pin(
+            parse_imap_url(s, args.allow_plaintext)?,
+            &args.source_cert_sha256,
+        )),
+        _ => None,
+    };
+    let dest_url = match &args.dest {
+        Some(d) => Some(pin(
+            parse_imap_url(d, args.allow_plaintext)?,
+            &args.dest_cert_sha256,
+        )),
+        None => None,
+    };
+    if let Some(path) = &args.accounts {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the accounts file {}", path.display()))?;
+        let dest_pw = password(DEST_PW);
+        return Ok(parse_accounts(
+            path,
+            &text,
+            source_url.as_ref(),
+            dest_url.as_ref(),
+            dest_pw.as_ref(),
+        )?);
+    }
+    let Some(dest_url) = dest_url else {
+        bail!("--dest imaps://USER@HOST:PORT is needed (or --accounts FILE)");
+    };
+    let dest = account(&dest_url, "destination", DEST_PW)?;
+    let source = match (maildir, source_url) {
+        (Some(p), _) => SourceSpec::Maildir(p),
+        (None, Some(u)) => SourceSpec::Imap(account(&u, "source", SOURCE_PW)?),
+        (None, None) => bail!("--source imaps://USER@HOST:PORT or --source maildir:PATH is needed"),
+    };
+    Ok(vec![AccountPair { source, dest }])
+}
+
+fn options(args: &SyncArgs) -> anyhow::Result<RunOptions> {
+    Ok(RunOptions {
+        sync: SyncOptions {
+            rules: rules(args)?,
+            dry_run: args.dry_run,
+            parallel: args.connections.max(1),
+            max_message_size: args.max_message_size,
+            ..SyncOptions::default()
+        },
+        connections: args.connections.max(1),
+        parallel_accounts: args.parallel_accounts.max(1),
+        state: args.state.clone(),
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal or with --json).
+fn progress_bar(hidden: bool) -> (ferry_sync::ProgressFn, indicatif::ProgressBar) {
+    let bar = if hidden {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} messages {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let totals: Arc<Mutex<HashMap<String, (u64, u64)>>> = Arc::default();
+    let b = bar.clone();
+    let f: ferry_sync::ProgressFn = Arc::new(move |p: &Progress| {
+        if let Progress::Copied {
+            account,
+            messages_done,
+            messages_total,
+            bytes_per_second,
+            ..
+        } = p
+        {
+            let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+            t.insert(account.clone(), (*messages_done, *messages_total));
+            let (done, total) = t.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+            b.set_length(total);
+            b.set_position(done);
+            b.set_message(format!("{:.1} MB/s", bytes_per_second / 1e6));
+        }
+    });
+    (f, bar)
+}
+
+pub fn run_sync_command(args: &SyncArgs) -> anyhow::Result<std::process::ExitCode> {
+    let pairs = pairs(args)?;
+    let opts = options(args)?;
+    let (progress, bar) = progress_bar(args.json);
+    let report = runtime()?.block_on(run_sync(pairs, opts, progress))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_sync(&report, args.dry_run);
+    }
+    Ok(std::process::ExitCode::from(report.exit_code()))
+}
+
+pub fn run_verify_command(args: &SyncArgs) -> anyhow::Result<std::process::ExitCode> {
+    let pairs = pairs(args)?;
+    let opts = options(args)?;
+    let rules = opts.sync.rules.clone();
+    let report = runtime()?.block_on(run_verify(pairs, opts, rules))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_verify(&report);
+    }
+    Ok(std::process::ExitCode::from(if !report.errors.is_empty() {
+        1
+    } else if report.missing > 0 {
+        2
+    } else {
+        0
+    }))
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn print_sync(r: &SyncReport, dry_run: bool) {
+    for a in &r.accounts {
+        println!("{} -> {}", a.source, a.dest);
+        if let Some(f) = &a.fatal {
+            println!("  STOPPED: {f}");
+        }
+        if dry_run {
+            println!("  folder mapping:");
+            for m in &a.plan.folders {
+                let create = if m.create { " (will be created)" } else { "" };
+                println!("    {:30} -> {}{create}   [{}]", m.source, m.dest, m.reason);
+            }
+            for x in &a.plan.excluded {
+                println!("    {:30}    not copied: {}", x.source, x.reason);
+            }
+        }
+        for f in &a.folders {
+            if f.unchanged {
+                continue;
+            }
+            let verb = if dry_run { "would copy" } else { "copied" };
+            println!(
+                "  {:30} {verb} {:>6} ({}), already there {}, skipped {}, failed {}",
+                f.source,
+                f.copied,
+                mb(f.bytes),
+                f.already_there,
+                f.skipped,
+                f.failed
+            );
+        }
+        for f in &a.failures {
+            println!(
+                "  {:?} {} UID {} ({} bytes, {:?}, {:?}): {} -- {}",
+                f.class,
+                f.folder,
+                f.uid.map_or("-".to_string(), |u| u.to_string()),
+                f.size,
+                f.subject.as_deref().unwrap_or(""),
+                f.date.as_deref().unwrap_or(""),
+                f.server_text,
+                f.advice
+            );
+        }
+    }
+    let verb = if dry_run { "would copy" } else { "copied" };
+    println!(
+        "{verb} {} messages ({}), already there {}, skipped {}, failed {} in {:.1} s ({:.0} messages/s, {:.1} MB/s); state: {}",
+        r.copied,
+        mb(r.bytes),
+        r.already_there,
+        r.skipped,
+        r.failed,
+        r.seconds,
+        r.messages_per_second,
+        r.bytes_per_second / 1e6,
+        r.state_file
+    );
+    if !dry_run {
+        println!(
+            "{}",
+            match r.exit_code() {
+                0 => "complete: every message is on the destination (or listed as skipped)",
+                2 => "not complete: the messages listed above failed; run again after fixing, only what is missing is copied",
+                _ => "stopped: an account could not be synced (see above); run again after fixing",
+            }
+        );
+    }
+}
+
+fn print_verify(r: &VerifyReport) {
+    for a in &r.accounts {
+        println!("{}", a.account);
+        for f in &a.folders {
+            println!(
+                "  {:30} source {:>6}  on destination {:>6}  other mail there {:>5}  missing {}",
+                f.dest,
+                f.source_messages,
+                f.dest_matching,
+                f.dest_other,
+                f.missing.len()
+            );
+            for m in &f.missing {
+                println!(
+                    "    missing: {} UID {} ({} bytes){}",
+                    m.folder,
+                    m.uid.map_or(m.key.clone(), |u| u.to_string()),
+                    m.size,
+                    m.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    for e in &r.errors {
+        println!("could not verify: {e}");
+    }
+    println!(
+        "{}",
+        if r.ok {
+            "verified: every source message is on the destination".to_string()
+        } else {
+            format!("{} messages missing", r.missing)
+        }
+    );
+}
