@@ -846,14 +846,14 @@ impl Session {
         })
     }
 
-    fn append_head(folder: &str, m: &AppendMessage<'_>) -> String {
+    /// ` (flags) "date" ` between the folder and the literal.
+    fn append_head(m: &AppendMessage<'_>) -> String {
         let mut head = format!(" {}", flag_list(m.flags));
         if let Some(d) = &m.internal_date {
             head.push(' ');
             head.push_str(&format_internal_date(d));
         }
         head.push(' ');
-        let _ = folder;
         head
     }
 
@@ -885,7 +885,7 @@ impl Session {
             ..Ctx::default()
         };
         let cmd = format!("APPEND {}", quote(&utf7::encode(folder)));
-        let head = Self::append_head(folder, &m);
+        let head = Self::append_head(&m);
         let reply = self
             .conn
             .run_ok(
@@ -931,10 +931,7 @@ impl Session {
                 ..Ctx::default()
             };
             let cmd = format!("APPEND {}", quote(&utf7::encode(folder)));
-            let heads: Vec<String> = messages
-                .iter()
-                .map(|m| Self::append_head(folder, m))
-                .collect();
+            let heads: Vec<String> = messages.iter().map(|m| Self::append_head(m)).collect();
             let mut parts = vec![Part::Text(&cmd)];
             for (m, head) in messages.iter().zip(&heads) {
                 parts.push(Part::Text(head));
@@ -960,7 +957,24 @@ impl Session {
             tracing::debug!("MULTIAPPEND refused ({err}); appending one by one");
             return self.append_each(folder, messages).await;
         }
-        // LITERAL+: every APPEND goes out without waiting; answers are read afterwards.
+        self.append_pipelined(folder, messages).await
+    }
+
+    /// APPEND several messages as separate commands sent back to back (with LITERAL+ nothing
+    /// waits for the server between messages), then reads all answers: one result per message,
+    /// in order. Without LITERAL+ the messages go one by one.
+    pub async fn append_pipelined(
+        &mut self,
+        folder: &str,
+        messages: &[AppendMessage<'_>],
+    ) -> Result<Vec<Result<Option<AppendUid>>>> {
+        if !self.conn.caps.literal_plus() {
+            // A synchronizing literal waits for `+`, which cannot be told apart from answers to
+            // the commands already in flight without more bookkeeping than it is worth.
+            return self.append_each(folder, messages).await;
+        }
+        let server = self.server();
+        let limit = self.append_limit();
         let mut results = Vec::with_capacity(messages.len());
         for batch in messages.chunks(PIPELINE_DEPTH) {
             let mut tags = Vec::new();
@@ -974,7 +988,7 @@ impl Session {
                     limit,
                     ..Ctx::default()
                 };
-                let head = Self::append_head(folder, m);
+                let head = Self::append_head(m);
                 tags.push(
                     self.conn
                         .write_command(
