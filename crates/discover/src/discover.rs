@@ -293,7 +293,10 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
             }
             continue;
         };
-        user_guids.insert(guid.clone());
+        // A user in two directory nodes (LDAPv3 and local) is one user: keep the first record.
+        if !user_guids.insert(guid.clone()) {
+            continue;
+        }
         let us = mail_settings.as_ref().and_then(|m| m.get(&guid)).cloned();
         let partition_tag = us
             .as_ref()

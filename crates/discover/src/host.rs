@@ -15,7 +15,7 @@ use crate::error::HostError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutput {
     pub text: String,
-    /// `commands/dscl-readall-Users.txt` or `dscl /LDAPv3/127.0.0.1 -readall /Users ...`.
+    /// `<root>/commands/dscl-readall-Users.txt` or `dscl /LDAPv3/127.0.0.1 -readall /Users`.
     pub source: String,
 }
 
@@ -51,7 +51,7 @@ impl SavedOutputs {
         })?;
         Ok(CommandOutput {
             text: String::from_utf8_lossy(&bytes).into_owned(),
-            source: format!("commands/{file}"),
+            source: path.display().to_string(),
         })
     }
 }

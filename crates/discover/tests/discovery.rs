@@ -269,6 +269,10 @@ fn directory_and_file_disagreements_are_warned() {
     let link = root.join(MAIL).join("users/asmith");
     fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink("../3F2A6C1E-8B4D-4E7A-9C21-5D0B7E6F1A23", &link).unwrap();
+    // jdoe again, as the local node would list him too.
+    edit(&root, "commands/dscl-readall-Users.txt", |t| {
+        t + "-\nEMailAddress: jane.doe@example.com\nGeneratedUID: 3F2A6C1E-8B4D-4E7A-9C21-5D0B7E6F1A23\nRecordName: jdoe\n"
+    });
     // An admin alias to nobody.
     edit(&root, &format!("{POSTFIX}/aliases"), |t| {
         t + "sekretariat:\tfrau.meier\n"
@@ -306,6 +310,15 @@ fn directory_and_file_disagreements_are_warned() {
     let link_w = warnings(&inv, WarningCode::Inconsistent);
     assert_eq!(link_w.len(), 1, "{link_w:#?}");
     assert!(link_w[0].message.contains("users/asmith"));
+
+    assert_eq!(
+        inv.accounts
+            .iter()
+            .filter(|a| a.short_name == "jdoe")
+            .count(),
+        1,
+        "one account per GUID"
+    );
 
     let alias_w = warnings(&inv, WarningCode::AliasUnknownTarget);
     assert_eq!(alias_w.len(), 1);
