@@ -342,14 +342,13 @@ impl Store {
                     .expect("index comes from the uidlist")
                     .records[i]
             });
-            let flags = filename::system_flags(parsed.flags);
-            let deleted = flags.iter().any(|f| f == "\\Deleted");
-            if deleted && !options.include_deleted {
+            if parsed.flags.contains('T') && !options.include_deleted {
                 deleted_pending += 1;
                 continue;
             }
+            let flags = filename::system_flags(parsed.flags);
             // The one stat per message: Dovecot's INTERNALDATE for Maildir is the mtime.
-            let meta = match stat(&file.path) {
+            let meta = match file.stat() {
                 Ok(m) => m,
                 // Expunged or renamed between readdir and stat: a later scan sees its new name.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -529,6 +528,18 @@ struct FileEntry {
     name: String,
     path: PathBuf,
     in_new: bool,
+    /// Kept for its stat relative to the open directory (`fstatat`), cheaper than a stat of the
+    /// full path; `None` for a symlink, which is stat'ed through its path to reach its target.
+    entry: Option<fs::DirEntry>,
+}
+
+impl FileEntry {
+    fn stat(&self) -> io::Result<fs::Metadata> {
+        match &self.entry {
+            Some(entry) => entry.metadata(),
+            None => fs::metadata(&self.path),
+        }
+    }
 }
 
 /// `cur/` then `new/`: one readdir each; names starting with `.` are not messages (Dovecot skips
@@ -549,13 +560,16 @@ fn list_files(folder: &Path) -> Result<Vec<FileEntry>> {
                 continue;
             }
             // d_type from readdir: no stat. Directories inside cur/ are not messages.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let file_type = entry.file_type().ok();
+            if file_type.is_some_and(|t| t.is_dir()) {
                 continue;
             }
+            let is_plain = file_type.is_some_and(|t| t.is_file());
             out.push(FileEntry {
                 path: entry.path(),
                 name,
                 in_new,
+                entry: is_plain.then_some(entry),
             });
         }
     }
@@ -574,10 +588,6 @@ fn message_folder_dir(path: &Path) -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default()
-}
-
-fn stat(path: &Path) -> io::Result<fs::Metadata> {
-    fs::metadata(path)
 }
 
 fn mtime_secs(meta: &fs::Metadata) -> i64 {

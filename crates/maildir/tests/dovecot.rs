@@ -141,6 +141,22 @@ fn fixture_store_equals_what_dovecot_serves() {
         1
     );
 
+    // A Maildir client elsewhere marked one of asmith's messages "passed" (P): IMAP has no flag
+    // for it and Dovecot ignores the letter; the reader must too.
+    let asmith_cur = server.mail_dir("asmith").join("cur");
+    let rs = std::fs::read_dir(&asmith_cur)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(":2,RS"))
+        .expect("asmith's UID 38 file");
+    let prs = rs.with_file_name(
+        rs.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(":2,RS", ":2,PRS"),
+    );
+    std::fs::rename(&rs, &prs).unwrap();
+
     let mut total = 0;
     for user in ["jdoe", "asmith", "bmueller", "junkmail", "notjunkmail"] {
         total += compare_user(&server, user);

@@ -7,9 +7,9 @@ use std::time::Instant;
 use ferry_maildir::{ScanOptions, Store};
 
 #[test]
-fn ten_thousand_files() {
+fn five_thousand_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let n = 10_000;
+    let n = 5_000;
     let folder = ferry_maildir_bench::build(tmp.path(), n);
     let store = Store::open(&folder).unwrap();
     let inbox = store.folder("INBOX").unwrap();
