@@ -177,3 +177,170 @@ fn a_wrong_password_or_a_non_pkcs12_file_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("not a PKCS#12 file"), "{err}");
 }
+
+#[test]
+fn the_chain_in_the_pkcs12_file_travels_with_the_signature() {
+    // root CA -> intermediate CA -> signer; the device (here: openssl) trusts only the root, so the
+    // profile verifies only if the intermediate is embedded.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        d.join("ext.cnf"),
+        "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         [leaf]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n",
+    )
+    .unwrap();
+    ok(openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+            "-subj",
+            "/CN=Test Root",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "int.key",
+            "-out",
+            "int.csr",
+            "-subj",
+            "/CN=Test Intermediate",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "int.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "int.pem",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "ca",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=Example IT Profiles",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "int.pem",
+            "-CAkey",
+            "int.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "leaf.pem",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "leaf",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "leaf.pem",
+            "-certfile",
+            "int.pem",
+            "-out",
+            "leaf.p12",
+            "-passout",
+            "pass:pw",
+        ],
+    ));
+
+    let p12 = std::fs::read(d.join("leaf.p12")).unwrap();
+    let signer =
+        Signer::from_pkcs12(&p12, &SecretString::from("pw".to_string()), "leaf.p12").unwrap();
+    let mut p = profile();
+    let plist = p.bytes.clone();
+    p.sign(&signer).unwrap();
+    let (ok_chain, content, err) = verify(d, &p.bytes, &["-CAfile", "root.pem"]);
+    assert!(ok_chain, "{err}");
+    assert_eq!(content, plist);
+
+    // The same leaf without its intermediate does not reach the root: the check above is real.
+    let out = openssl(
+        d,
+        &[
+            "pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem", "-out", "bare.p12",
+            "-passout", "pass:pw",
+        ],
+    );
+    assert!(out.status.success());
+    let bare = Signer::from_pkcs12(
+        &std::fs::read(d.join("bare.p12")).unwrap(),
+        &SecretString::from("pw".to_string()),
+        "bare.p12",
+    )
+    .unwrap();
+    let mut q = profile();
+    q.sign(&bare).unwrap();
+    let (ok_bare, _, _) = verify(d, &q.bytes, &["-CAfile", "root.pem"]);
+    assert!(
+        !ok_bare,
+        "without the intermediate the chain must not verify"
+    );
+}
