@@ -22,8 +22,8 @@ export function account(short: string, bytes: number, extra: Partial<Account> = 
     bytes,
     deleted_pending: 0,
     folders: [
-      { name: "INBOX", disk_name: "", role: "inbox", messages: 3, bytes: 3000, deleted_pending: 0, unseen_new: 1 },
-      { name: "Rechnungen/2018", disk_name: ".Rechnungen.2018", role: null, messages: 2, bytes: 2000, deleted_pending: 1, unseen_new: 0 },
+      { name: "INBOX", disk_name: "", role: "inbox", messages: 3, bytes: 3000, deleted_pending: 0, unseen_new: 1, subscribed: true },
+      { name: "Rechnungen/2018", disk_name: ".Rechnungen.2018", role: null, messages: 2, bytes: 2000, deleted_pending: 1, unseen_new: 0, subscribed: true },
     ],
     ...extra,
   };

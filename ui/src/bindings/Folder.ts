@@ -11,6 +11,10 @@ name: string,
  */
 disk_name: string, role: FolderRole | null, 
 /**
+ * Listed in the store's `subscriptions` (mail clients show only subscribed folders).
+ */
+subscribed: boolean, 
+/**
  * Message files in `cur/` and `new/` (includes `deleted_pending`).
  */
 messages: number, 

@@ -373,7 +373,12 @@ function foldersRow(id: string, folders: Folder[], span: number): HTMLElement {
                   "tr",
                   { "data-testid": "folder" },
                   h("td", { class: "mono" }, f.name === "" ? "INBOX" : f.name),
-                  h("td", {}, f.role ? h("span", { class: "chip" }, ROLE_TEXT[f.role]) : null),
+                  h(
+                    "td",
+                    {},
+                    f.role ? h("span", { class: "chip" }, ROLE_TEXT[f.role]) : null,
+                    f.subscribed ? null : h("span", { class: "sub", title: "Not in the user's subscription list: their mail app hides this folder. It is copied all the same." }, "not shown in mail apps"),
+                  ),
                   h("td", { class: "num" }, count(f.messages), f.deleted_pending > 0 ? h("span", { class: "sub" }, `${count(f.deleted_pending)} deleted`) : null),
                   h("td", { class: "num" }, bytes(f.bytes)),
                 ),
