@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod credentials;
 mod discover;
 mod dns;
 mod mailflow;
@@ -43,6 +44,8 @@ enum Command {
     /// Phase 5: compare source and destination per folder, by message identity; list what is
     /// missing. Exit 0 all there, 2 messages missing, 1 could not check.
     Verify(sync::SyncArgs),
+    /// Phase 3: store passwords (import a file, or one at a time) and check every login.
+    Credentials(credentials::CredentialsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Profiles(args) => profiles::run(&args),
         Command::Sync(args) => sync::run_sync_command(&args),
         Command::Verify(args) => sync::run_verify_command(&args),
+        Command::Credentials(args) => credentials::run(&args),
     };
     match result {
         Ok(code) => code,

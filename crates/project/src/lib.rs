@@ -2,6 +2,7 @@
 //! Neither the CLI nor the app holds phase logic; each phase module here orchestrates the crates
 //! below it (discover, sync, vault, profiles, cutover).
 
+pub mod credentials;
 pub mod cutover;
 pub mod destination;
 pub mod discover;
