@@ -26,7 +26,7 @@ mod subscriptions;
 mod uidlist;
 pub mod utf7;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
@@ -176,6 +176,9 @@ pub struct Scan {
     pub deleted_pending: u32,
     /// UIDs in `dovecot-uidlist` whose file is gone (expunged; the list is rewritten lazily).
     pub stale_uids: Vec<u32>,
+    /// Files that vanished between the directory read and their stat (expunged, or renamed by
+    /// Dovecot: a later scan sees them under their new name).
+    pub vanished: u32,
     /// Files whose base name another file in the folder already has (a rename caught half-way
     /// or a copy by hand); only the first (`cur/` before `new/`) is yielded.
     pub duplicates: Vec<String>,
@@ -322,16 +325,17 @@ impl Store {
             .as_ref()
             .map(Uidlist::by_base_name)
             .unwrap_or_default();
-        let mut seen: HashMap<String, ()> = HashMap::with_capacity(files.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
         let mut found_records = vec![false; uidlist.as_ref().map_or(0, |u| u.records.len())];
         let mut listed: Vec<MaildirMessage> = Vec::new();
         let mut provisional: Vec<MaildirMessage> = Vec::new();
         let mut duplicates = Vec::new();
         let mut deleted_pending = 0u32;
+        let mut vanished = 0u32;
 
         for file in files {
             let parsed = filename::parse(&file.name);
-            if seen.insert(parsed.base.to_string(), ()).is_some() {
+            if !seen.insert(parsed.base.to_string()) {
                 duplicates.push(file.name.clone());
                 continue;
             }
@@ -351,7 +355,10 @@ impl Store {
             let meta = match file.stat() {
                 Ok(m) => m,
                 // Expunged or renamed between readdir and stat: a later scan sees its new name.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    vanished += 1;
+                    continue;
+                }
                 Err(e) => return Err(MaildirError::io(&file.path, e)),
             };
             let msg = MaildirMessage {
@@ -398,6 +405,7 @@ impl Store {
             next_uid: uidlist.as_ref().map(|u| u.next_uid),
             messages: listed,
             deleted_pending,
+            vanished,
             stale_uids,
             duplicates,
         })

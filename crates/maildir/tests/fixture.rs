@@ -332,3 +332,55 @@ fn not_a_store() {
         Err(MaildirError::NoSuchFolder { .. })
     ));
 }
+
+#[test]
+fn semicolon_info_separator_and_nested_without_parent() {
+    // A store written where ':' is not allowed in file names (Dovecot's `;` separator), with a
+    // folder whose parent directory does not exist.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    for dir in ["cur", "new", ".A.B/cur", ".A.B/new"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("cur/100.M1P1.host,S=5;2,FSa"), "hello").unwrap();
+    std::fs::write(root.join("cur/101.M1P1.host;2,T"), "bye\n").unwrap();
+    std::fs::write(
+        root.join("dovecot-uidlist"),
+        "3 V9 N3\n1 :100.M1P1.host,S=5;2,\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("dovecot-keywords"), "0 $Junk\n").unwrap();
+    std::fs::write(root.join("subscriptions"), "A.B\n").unwrap();
+    let store = Store::open(&root).unwrap();
+    let folders: Vec<(String, bool)> = store
+        .folders()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.subscribed))
+        .collect();
+    assert_eq!(
+        folders,
+        [("INBOX".to_string(), false), ("A/B".to_string(), true)]
+    );
+    let inbox = store.folder("INBOX").unwrap();
+    let scan = store.messages(&inbox, &ScanOptions::default()).unwrap();
+    assert_eq!(
+        (scan.messages.len(), scan.deleted_pending, scan.vanished),
+        (1, 1, 0)
+    );
+    let m = &scan.messages[0];
+    assert_eq!((m.uid, m.size), (Some(1), 5));
+    assert_eq!(m.imap_flags(), ["\\Seen", "\\Flagged", "$Junk"]);
+    let all = store
+        .messages(
+            &inbox,
+            &ScanOptions {
+                include_deleted: true,
+            },
+        )
+        .unwrap();
+    let deleted = &all.messages[1];
+    assert_eq!((deleted.uid, deleted.size), (None, 4));
+    assert_eq!(store.read(deleted).unwrap(), b"bye\r\n");
+    assert_eq!(deleted.virtual_size, None);
+}
