@@ -118,9 +118,16 @@ fn round_line(r: &DnsReport) -> String {
         .map(|d| format!("{} ({} still old)", d.domain, d.still_old.len()))
         .collect();
     if waiting.is_empty() {
-        format!("{}: every domain answers the new host", r.checked_at.format("%H:%M:%S"))
+        format!(
+            "{}: every domain answers the new host",
+            r.checked_at.format("%H:%M:%S")
+        )
     } else {
-        format!("{}: waiting for {}", r.checked_at.format("%H:%M:%S"), waiting.join(", "))
+        format!(
+            "{}: waiting for {}",
+            r.checked_at.format("%H:%M:%S"),
+            waiting.join(", ")
+        )
     }
 }
 
@@ -141,13 +148,20 @@ fn render(r: &DnsReport) -> String {
                     mx.preference,
                     mx.host,
                     mx.ttl,
-                    if ips.is_empty() { "no address".to_string() } else { ips.join(", ") },
+                    if ips.is_empty() {
+                        "no address".to_string()
+                    } else {
+                        ips.join(", ")
+                    },
                     points(mx.points)
                 ));
             }
         }
         if !d.still_old.is_empty() {
-            out.push_str(&format!("  still answering the old server: {}\n", d.still_old.join(", ")));
+            out.push_str(&format!(
+                "  still answering the old server: {}\n",
+                d.still_old.join(", ")
+            ));
         }
         if let Some(t) = &d.ttl {
             out.push_str(&format!("  TTL: {}\n", t.text));
@@ -156,7 +170,11 @@ fn render(r: &DnsReport) -> String {
             "  SPF: {:?}: {}{}\n",
             d.spf.verdict,
             d.spf.record.as_deref().unwrap_or("(none)"),
-            if d.spf.detail.is_empty() { String::new() } else { format!(" — {}", d.spf.detail) }
+            if d.spf.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", d.spf.detail)
+            }
         ));
     }
     for w in &r.warnings {

@@ -45,7 +45,10 @@ pub fn run(args: &MailflowArgs) -> anyhow::Result<std::process::ExitCode> {
     let req = MailflowRequest {
         cutover,
         quiet_hours: args.quiet_hours,
-        zone: args.utc_offset.map(LogZone::Fixed).unwrap_or(LogZone::Local),
+        zone: args
+            .utc_offset
+            .map(LogZone::Fixed)
+            .unwrap_or(LogZone::Local),
         year_of_last_line: args.log_year,
     };
     let mut watch = cutover::mailflow_watch(&args.root, &req)
@@ -83,7 +86,11 @@ fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
             q / 3600,
             q / 60 % 60,
             r.quiet_hours,
-            if r.quiet { "quiet" } else { "mail still arriving" }
+            if r.quiet {
+                "quiet"
+            } else {
+                "mail still arriving"
+            }
         );
     }
     for a in &r.accounts {
@@ -103,7 +110,13 @@ fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
             r.inbound_since_cutover
         );
         for l in &r.late_arrivals {
-            println!("  {} {} / {} ({})", time(Some(l.at)), l.account, l.folder, l.file);
+            println!(
+                "  {} {} / {} ({})",
+                time(Some(l.at)),
+                l.account,
+                l.folder,
+                l.file
+            );
         }
     }
     for w in &r.warnings {

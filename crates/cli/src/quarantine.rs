@@ -80,7 +80,9 @@ pub fn run(args: &QuarantineArgs) -> anyhow::Result<std::process::ExitCode> {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        results.push(rt.block_on(cutover::quarantine_to_imap(&a.root, &endpoint, &creds, &a.folder))?);
+        results.push(rt.block_on(cutover::quarantine_to_imap(
+            &a.root, &endpoint, &creds, &a.folder,
+        ))?);
     }
     if results.is_empty() {
         bail!("say where to archive: --mbox DIR and/or --imap-host HOST --imap-user USER");

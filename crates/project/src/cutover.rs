@@ -167,9 +167,7 @@ pub fn mailflow_watch(root: &Path, req: &MailflowRequest) -> Result<MailflowWatc
     ))?)
 }
 
-fn quarantine_mailboxes(
-    root: &Path,
-) -> Result<Vec<ferry_cutover::quarantine::QuarantineMailbox>> {
+fn quarantine_mailboxes(root: &Path) -> Result<Vec<ferry_cutover::quarantine::QuarantineMailbox>> {
     let inventory = crate::discover::run(root)?;
     let training: Vec<StoreAccount> = inventory
         .training_mailboxes

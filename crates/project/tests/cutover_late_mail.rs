@@ -13,7 +13,9 @@ use secrecy::SecretString;
 async fn late_arrival_is_reported_then_synced() {
     let tmp = tempfile::tempdir().unwrap();
     let root = ferry_testkit::materialize_fixture(tmp.path());
-    let server = Dovecot::builder(Preset::Modern).user("jdoe", "pw-jdoe").start();
+    let server = Dovecot::builder(Preset::Modern)
+        .user("jdoe", "pw-jdoe")
+        .start();
     let store = root.join("Library/Server/Mail/Data/mail/3F2A6C1E-8B4D-4E7A-9C21-5D0B7E6F1A23");
     let pair = || AccountPair {
         source: SourceSpec::Maildir(store.clone()),
@@ -28,14 +30,20 @@ async fn late_arrival_is_reported_then_synced() {
         state: Some(tmp.path().join("state.sqlite")),
         ..RunOptions::default()
     };
-    let first = sync::run_sync(vec![pair()], opts(), Arc::new(|_: &_| ())).await.unwrap();
+    let first = sync::run_sync(vec![pair()], opts(), Arc::new(|_: &_| ()))
+        .await
+        .unwrap();
     assert!(first.copied > 0, "{first:?}");
     let inbox_before = server.messages("jdoe", "INBOX").len();
 
     // The MX is switched; then a sender with a cached MX still delivers to the old server.
     let cutover_at = Utc::now() - chrono::Duration::seconds(5);
     let late = b"From: late@sender.example\nTo: jane.doe@example.com\nSubject: after the switch\nMessage-ID: <late-after-cutover@sender.example>\n\nstill here\n";
-    let name = format!("{}.M1P4242.mail.example.com,S={}", Utc::now().timestamp(), late.len());
+    let name = format!(
+        "{}.M1P4242.mail.example.com,S={}",
+        Utc::now().timestamp(),
+        late.len()
+    );
     std::fs::write(store.join("new").join(&name), late).unwrap();
 
     let req = MailflowRequest {
@@ -51,7 +59,9 @@ async fn late_arrival_is_reported_then_synced() {
     assert!(!report.quiet);
 
     // The delta sync copies exactly the late message.
-    let delta = sync::run_sync(vec![pair()], opts(), Arc::new(|_: &_| ())).await.unwrap();
+    let delta = sync::run_sync(vec![pair()], opts(), Arc::new(|_: &_| ()))
+        .await
+        .unwrap();
     assert_eq!(delta.copied, 1, "{delta:?}");
     let inbox = server.messages("jdoe", "INBOX");
     assert_eq!(inbox.len(), inbox_before + 1);
