@@ -58,6 +58,8 @@ const SYSTEM_ALIASES: &[&str] = &[
 struct Ctx<'a> {
     root: &'a Path,
     warnings: Vec<Warning>,
+    /// Lookup tables already read (main.cf may name one twice), by server path.
+    tables: BTreeMap<String, Vec<TableEntry>>,
 }
 
 impl Ctx<'_> {
@@ -66,11 +68,16 @@ impl Ctx<'_> {
     }
 
     fn warn(&mut self, code: WarningCode, subject: Option<&str>, message: String) {
-        self.warnings.push(Warning {
+        let w = Warning {
             code,
             subject: subject.map(str::to_string),
             message,
-        });
+        };
+        // A table named twice in main.cf (virtual_users is read for domains and addresses)
+        // must not give the same warning twice.
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
     }
 
     fn read_required(&self, server_path: &str) -> Result<(String, Vec<u8>), DiscoverError> {
@@ -136,6 +143,7 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
     let mut cx = Ctx {
         root,
         warnings: Vec::new(),
+        tables: BTreeMap::new(),
     };
 
     // --- serveradmin, main.cf --------------------------------------------------------------
@@ -593,10 +601,15 @@ fn load_table(
     server_path: &str,
     consequence: &str,
 ) -> Result<Vec<TableEntry>, DiscoverError> {
-    match cx.read_optional(server_path, consequence) {
-        Some((file, bytes)) => Ok(postfix::parse_table(&file, &text(&bytes))?),
-        None => Ok(Vec::new()),
+    if let Some(t) = cx.tables.get(server_path) {
+        return Ok(t.clone());
     }
+    let table = match cx.read_optional(server_path, consequence) {
+        Some((file, bytes)) => postfix::parse_table(&file, &text(&bytes))?,
+        None => Vec::new(),
+    };
+    cx.tables.insert(server_path.to_string(), table.clone());
+    Ok(table)
 }
 
 fn read_tables(

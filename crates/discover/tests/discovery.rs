@@ -91,6 +91,7 @@ fn library_inventory_matches_and_is_stable_json() {
 fn missing_optional_files_are_warnings() {
     let (_tmp, root) = fixture();
     fs::remove_file(root.join(POSTFIX).join("aliases")).unwrap();
+    fs::remove_file(root.join(POSTFIX).join("virtual_users")).unwrap();
     fs::remove_file(root.join("Library/Server/Mail/Data/db/.mailusersettings.plist")).unwrap();
     fs::remove_file(root.join("Library/Server/Mail/Config/MailServicesOther.plist")).unwrap();
     fs::remove_file(root.join("Library/Server/Mail/Config/dovecot/partition_map.conf")).unwrap();
@@ -99,8 +100,11 @@ fn missing_optional_files_are_warnings() {
         .iter()
         .map(|w| w.message.as_str())
         .collect();
-    assert_eq!(missing.len(), 4, "{missing:#?}");
+    assert_eq!(missing.len(), 5, "each missing file once: {missing:#?}");
     assert!(missing.iter().any(|m| m.contains("aliases is missing")));
+    assert!(missing
+        .iter()
+        .any(|m| m.contains("virtual_users is missing")));
     assert!(
         missing
             .iter()
@@ -127,10 +131,17 @@ fn missing_optional_files_are_warnings() {
     assert_eq!(inv.partitions[0].path, "/Library/Server/Mail/Data/mail");
     assert_eq!(inv.totals.messages, 30);
     assert_eq!(inv.training_mailboxes.len(), 2);
-    // No aliases file: no alias addresses.
+    // No aliases file: no alias addresses. No virtual_users: every directory address is
+    // reported missing from it, and example.org is known only from virtual_domains.
     let jdoe = &inv.accounts[0];
     assert_eq!(jdoe.addresses.len(), 3);
     assert!(inv.aliases.is_empty());
+    assert_eq!(inv.domains, ["example.com", "example.org"]);
+    // 3 + 3 + 2 + 1 directory addresses of accounts, 2 of the training mailboxes.
+    assert_eq!(
+        warnings(&inv, WarningCode::AddressNotInVirtualUsers).len(),
+        11
+    );
 }
 
 #[test]
