@@ -89,8 +89,21 @@ fn percent_decode(s: &str) -> String {
 /// with `allow_plaintext` and to a loopback address). The user may be percent-encoded
 /// (`jane%40example.com`). A password in the URL is refused: passwords never go in argv.
 pub fn parse_imap_url(url: &str, allow_plaintext: bool) -> Result<ImapUrl, SyncSetupError> {
+    // Whatever is wrong, the error must not repeat a password someone put in the URL.
+    let shown = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((user, host)) if user.contains(':') => {
+                format!(
+                    "{scheme}://{}:***@{host}",
+                    user.split(':').next().unwrap_or("")
+                )
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    };
     let bad = |reason: &str| SyncSetupError::BadUrl {
-        url: url.to_string(),
+        url: shown.clone(),
         reason: reason.to_string(),
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
@@ -130,9 +143,7 @@ pub fn parse_imap_url(url: &str, allow_plaintext: bool) -> Result<ImapUrl, SyncS
     }
     let security = if security == Security::StartTls && allow_plaintext {
         if !is_loopback(&host) {
-            return Err(SyncSetupError::PlaintextRefused {
-                url: url.to_string(),
-            });
+            return Err(SyncSetupError::PlaintextRefused { url: shown });
         }
         Security::Plain
     } else {
@@ -583,7 +594,8 @@ mod tests {
             parse_imap_url("imap://bob@mail.example.com:143", true),
             Err(SyncSetupError::PlaintextRefused { .. })
         ));
-        assert!(parse_imap_url("imaps://bob:secret@host", false).is_err());
+        let e = parse_imap_url("imaps://bob:secret@host", false).unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
         assert!(parse_imap_url("http://host", false).is_err());
         assert!(parse_imap_url("imaps://host:x", false).is_err());
         let u = parse_imap_url("imaps://[::1]:993", false).unwrap();
