@@ -46,8 +46,7 @@ fn dest_count(dst: &Dovecot) -> usize {
     // The destination's own count (doveadm), whatever the line around the number looks like.
     let out = dst.doveadm(&["mailbox", "status", "-u", "bob", "messages", "INBOX"]);
     out.split(|c: char| !c.is_ascii_digit())
-        .filter(|t| !t.is_empty())
-        .last()
+        .rfind(|t| !t.is_empty())
         .and_then(|t| t.parse().ok())
         .unwrap_or(0)
 }
