@@ -389,6 +389,24 @@ mod tests {
     use super::*;
     use crate::MemoryVault;
 
+    // Dovecot never throttles, so this kind is checked on the error value ferry-imap produces
+    // for Microsoft's "Request is throttled" answers.
+    #[test]
+    fn throttling_and_busy_servers_have_their_own_status() {
+        let throttled = ImapError::Throttled {
+            server: "outlook.office365.com:993".into(),
+            wait: Some(Duration::from_millis(299_609)),
+            server_text: "Request is throttled.".into(),
+        };
+        assert_eq!(classify(&throttled), Status::Throttled);
+        assert_eq!(throttled.report().wait_ms, Some(299_609));
+        let busy = ImapError::ServerUnavailable {
+            server: "h:993".into(),
+            server_text: "[UNAVAILABLE] try later".into(),
+        };
+        assert_eq!(classify(&busy), Status::Unreachable);
+    }
+
     #[tokio::test]
     async fn missing_passwords_are_reported_without_a_connection() {
         let vault = MemoryVault::new();
