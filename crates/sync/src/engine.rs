@@ -49,7 +49,8 @@ impl Default for SyncOptions {
             rules: MappingRules::default(),
             dry_run: false,
             batch_messages: 100,
-            batch_bytes: 16 * 1024 * 1024,
+            // Bounds memory: parallel_folders x parallel batches of this size at most.
+            batch_bytes: 8 * 1024 * 1024,
             parallel: 4,
             parallel_folders: 2,
             max_message_size: None,
