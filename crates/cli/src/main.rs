@@ -7,8 +7,8 @@ mod credentials;
 mod discover;
 mod dns;
 mod mailflow;
-mod quarantine;
 mod profiles;
+mod quarantine;
 mod sync;
 
 #[derive(Parser)]
