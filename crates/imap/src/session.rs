@@ -773,6 +773,56 @@ impl Session {
         Ok(out)
     }
 
+    /// UID FETCH (FLAGS MODSEQ) with the CONDSTORE modifier CHANGEDSINCE (RFC 7162 §3.1.4):
+    /// only the messages of `set` whose flags changed after `modseq`. The folder must be
+    /// selected and the server must offer CONDSTORE.
+    pub async fn uid_fetch_flags_changed_since(
+        &mut self,
+        set: &UidSet,
+        modseq: u64,
+    ) -> Result<Vec<FetchedMessage>> {
+        self.need_selected("UID FETCH CHANGEDSINCE")?;
+        if !self.conn.caps.condstore() {
+            return Err(ImapError::InvalidInput {
+                what: "UID FETCH CHANGEDSINCE".into(),
+                reason: "the server does not offer CONDSTORE".into(),
+            });
+        }
+        let items = FetchItems {
+            flags: true,
+            modseq: true,
+            ..FetchItems::default()
+        };
+        let server = self.server();
+        let ctx = Ctx {
+            server: &server,
+            command: "UID FETCH",
+            folder: self.selected.as_deref(),
+            ..Ctx::default()
+        };
+        let mut out = Vec::new();
+        for chunk in set.chunks(MAX_SET_LEN) {
+            let cmd = format!(
+                "UID FETCH {chunk} {} (CHANGEDSINCE {modseq})",
+                items.to_command()
+            );
+            let reply = self
+                .conn
+                .run_ok(&[Part::Text(&cmd)], "UID FETCH CHANGEDSINCE", &ctx)
+                .await?;
+            for r in &reply.untagged {
+                if let Response::Fetch(_, attrs) = r.parsed() {
+                    if let Some(m) = fetched(attrs, items) {
+                        if set.contains(m.uid) {
+                            out.push(m);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// UID SEARCH with raw criteria (e.g. `UID 100:*` or `SINCE 1-Jan-2020`).
     pub async fn uid_search(&mut self, criteria: &str) -> Result<Vec<u32>> {
         self.need_selected("UID SEARCH")?;

@@ -77,4 +77,16 @@ impl Source for AnySource {
             AnySource::Maildir(s) => s.fetch(folder, messages).await,
         }
     }
+
+    async fn flag_changes(
+        &self,
+        folder: &str,
+        up_to_uid: u32,
+        since_modseq: u64,
+    ) -> Result<Option<crate::side::FlagChanges>, SideError> {
+        match self {
+            AnySource::Imap(s) => s.flag_changes(folder, up_to_uid, since_modseq).await,
+            AnySource::Maildir(s) => s.flag_changes(folder, up_to_uid, since_modseq).await,
+        }
+    }
 }

@@ -388,6 +388,7 @@ async fn run<S: Source, D: Destination>(
                             entry.failed = fs.failed;
                             entry.bytes += fs.bytes;
                             entry.unchanged &= fs.unchanged;
+                            entry.flags_updated += fs.flags_updated;
                         }
                     }
                 }
@@ -538,6 +539,47 @@ async fn sync_folder<S: Source, D: Destination>(
         .map_err(|e| ctx.src_err(e))?;
     fs.source_messages = status.messages;
     let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
+    // Flag changes on messages copied earlier (CONDSTORE): sent before anything new is copied.
+    // Until they are all on the destination the old HIGHESTMODSEQ stays recorded, so a failed
+    // attempt is repeated by the next round or run.
+    let mut record_modseq = status.highest_modseq;
+    if let Some(p) = &prev {
+        if let (true, Some(old), Some(new)) = (
+            p.source_uidvalidity == status.uid_validity,
+            p.source_highestmodseq,
+            status.highest_modseq,
+        ) {
+            if new > old {
+                let highest_copied = p.source_uidnext.unwrap_or(1).saturating_sub(1);
+                match sync_flags(ctx, m, status.uid_validity, highest_copied, old).await {
+                    Ok(n) => fs.flags_updated = n,
+                    Err(e) => {
+                        tracing::warn!(folder = %m.source, error = %e, "flag changes not sent; retried later");
+                        if e.class().transient() {
+                            if let SyncError::Source { error, .. }
+                            | SyncError::Destination { error, .. } = &e
+                            {
+                                ctx.note_transient(error);
+                            }
+                        }
+                        record_modseq = Some(old);
+                    }
+                }
+                // Only flags changed: record the new HIGHESTMODSEQ and stop (no listing).
+                if p.complete
+                    && p.source_uidnext == status.uid_next
+                    && p.source_messages == Some(status.messages)
+                {
+                    if !ctx.opts.dry_run && record_modseq != p.source_highestmodseq {
+                        let mut st = p.clone();
+                        st.source_highestmodseq = record_modseq;
+                        ctx.db(|db| db.put_folder(&ctx.account, &m.source, &st))?;
+                    }
+                    return Ok(fs);
+                }
+            }
+        }
+    }
     if let Some(p) = &prev {
         if p.complete
             && p.source_uidvalidity == status.uid_validity
@@ -751,7 +793,7 @@ async fn sync_folder<S: Source, D: Destination>(
             None => status.uid_next,
         },
         source_messages: Some(status.messages),
-        source_highestmodseq: status.highest_modseq,
+        source_highestmodseq: record_modseq,
         complete,
     };
     ctx.db(|db| db.put_folder(&ctx.account, &m.source, &new_state))?;
@@ -902,6 +944,57 @@ async fn copy_batch<S: Source, D: Destination>(
         },
     });
     Ok(out)
+}
+
+/// Sends the source's flag changes since `since_modseq` (messages up to `highest_copied`) to
+/// the destination messages they were copied to. Returns how many messages were updated (in a
+/// dry run: would be).
+async fn sync_flags<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    m: &FolderMapping,
+    uv: u32,
+    highest_copied: u32,
+    since_modseq: u64,
+) -> Result<u64, SyncError> {
+    if !ctx.dest.can_store_flags() || highest_copied == 0 {
+        return Ok(0);
+    }
+    let Some(changes) = ctx
+        .source
+        .flag_changes(&m.source, highest_copied, since_modseq)
+        .await
+        .map_err(|e| ctx.src_err(e))?
+    else {
+        return Ok(0);
+    };
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let dest_of = ctx.db(|db| db.dest_uids(&ctx.account, &m.source, uv))?;
+    // Grouped by destination folder and UIDVALIDITY (a folder's rows normally share one).
+    let mut per_dest: BTreeMap<(String, u32), crate::side::FlagChanges> = BTreeMap::new();
+    for (src_uid, flags) in changes {
+        if let Some((folder, duv, duid)) = dest_of.get(&src_uid) {
+            per_dest
+                .entry((folder.clone(), *duv))
+                .or_default()
+                .push((*duid, flags));
+        }
+    }
+    let mut updated = 0;
+    for ((folder, duv), list) in per_dest {
+        if ctx.opts.dry_run {
+            updated += list.len() as u64;
+            continue;
+        }
+        updated += ctx
+            .dest
+            .store_flags(&folder, duv, &list)
+            .await
+            .map_err(|e| ctx.dst_err(e))?;
+    }
+    tracing::info!(folder = %m.source, updated, "flag changes sent");
+    Ok(updated)
 }
 
 /// After a source UIDVALIDITY change: pairs the ledger's rows of the old generation with the

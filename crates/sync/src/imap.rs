@@ -5,13 +5,13 @@
 //! dropped, not returned. The source side only ever EXAMINEs (read-only) and fetches with
 //! BODY.PEEK: nothing on the source changes, not even `\Seen` or `\Recent`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ferry_imap::{
-    AppendMessage, Capabilities, Client, Credentials, Endpoint, FetchItems, ImapError, Session,
-    SpecialUse, Timeouts, UidSet,
+    AppendMessage, Capabilities, Client, Credentials, Endpoint, FetchItems, FlagChange, ImapError,
+    Session, SpecialUse, Timeouts, UidSet,
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -414,6 +414,31 @@ impl Source for ImapSide {
             Err(e) => Err(l.check(e)),
         }
     }
+
+    async fn flag_changes(
+        &self,
+        folder: &str,
+        up_to_uid: u32,
+        since_modseq: u64,
+    ) -> Result<Option<crate::side::FlagChanges>, SideError> {
+        if up_to_uid == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let mut l = self.lease().await?;
+        if !l.s().capabilities().condstore() {
+            return Ok(None);
+        }
+        self.open(&mut l, folder, true).await?;
+        self.count("UID FETCH", 1);
+        let r = l
+            .s()
+            .uid_fetch_flags_changed_since(&UidSet::range(1, up_to_uid), since_modseq)
+            .await;
+        match r {
+            Ok(v) => Ok(Some(v.into_iter().map(|m| (m.uid, m.flags)).collect())),
+            Err(e) => Err(l.check(e)),
+        }
+    }
 }
 
 impl Destination for ImapSide {
@@ -497,6 +522,51 @@ impl Destination for ImapSide {
         }
     }
 
+    fn can_store_flags(&self) -> bool {
+        self.caps
+            .get()
+            .is_some_and(|c| c.condstore() || c.has("UIDPLUS"))
+    }
+
+    async fn store_flags(
+        &self,
+        folder: &str,
+        uid_validity: u32,
+        changes: &[(u32, Vec<String>)],
+    ) -> Result<u64, SideError> {
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let mut l = self.lease().await?;
+        self.count("SELECT", 1);
+        let sel = match l.s().select(folder).await {
+            Ok(sel) => sel,
+            Err(e) => return Err(l.check(e)),
+        };
+        if sel.uid_validity != uid_validity {
+            // The destination folder was recreated: the recorded UIDs mean other messages now.
+            return Ok(0);
+        }
+        // One STORE per distinct flag set (most changes share a few sets, e.g. `\Seen`).
+        let mut by_flags: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+        for (uid, flags) in changes {
+            let mut keep = keepable_flags(flags, &sel.permanent_flags);
+            keep.sort();
+            by_flags.entry(keep).or_default().push(*uid);
+        }
+        for (flags, uids) in by_flags {
+            self.count("UID STORE", 1);
+            let r = l
+                .s()
+                .store_flags(&UidSet::from_uids(uids), FlagChange::Replace, &flags)
+                .await;
+            if let Err(e) = r {
+                return Err(l.check(e));
+            }
+        }
+        Ok(changes.len() as u64)
+    }
+
     async fn identities(&self, folder: &str, from_uid: u32) -> Result<Vec<DestMessage>, SideError> {
         let mut l = self.lease().await?;
         self.open(&mut l, folder, true).await?;
@@ -527,5 +597,47 @@ impl Destination for ImapSide {
     }
 }
 
+/// The flags a folder keeps: those its PERMANENTFLAGS list, and any keyword when it lists `\*`.
+/// A server that sent no PERMANENTFLAGS is trusted with everything but `\Recent`.
+pub fn keepable_flags(flags: &[String], permanent: &[String]) -> Vec<String> {
+    let any_keyword = permanent.iter().any(|p| p == "\\*");
+    flags
+        .iter()
+        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+        .filter(|f| {
+            permanent.is_empty()
+                || permanent.iter().any(|p| p.eq_ignore_ascii_case(f))
+                || (any_keyword && !f.starts_with('\\'))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Shared handle type used by the CLI and project crates.
 pub type SharedImapSide = Arc<ImapSide>;
+
+#[cfg(test)]
+mod tests {
+    use super::keepable_flags;
+
+    fn v(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn keywords_need_a_star_or_a_listing() {
+        let flags = v(&["\\Seen", "$Forwarded", "Work", "\\Recent"]);
+        assert_eq!(
+            keepable_flags(&flags, &v(&["\\Seen", "\\Flagged", "\\*"])),
+            v(&["\\Seen", "$Forwarded", "Work"])
+        );
+        assert_eq!(
+            keepable_flags(&flags, &v(&["\\Seen", "$forwarded"])),
+            v(&["\\Seen", "$Forwarded"])
+        );
+        assert_eq!(
+            keepable_flags(&flags, &[]),
+            v(&["\\Seen", "$Forwarded", "Work"])
+        );
+    }
+}

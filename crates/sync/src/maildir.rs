@@ -225,4 +225,14 @@ impl Source for MaildirSource {
         .await
         .map_err(join_error)?
     }
+
+    /// A Maildir store keeps no mod-sequences: flag changes are not detected here.
+    async fn flag_changes(
+        &self,
+        _folder: &str,
+        _up_to_uid: u32,
+        _since_modseq: u64,
+    ) -> Result<Option<crate::side::FlagChanges>, SideError> {
+        Ok(None)
+    }
 }

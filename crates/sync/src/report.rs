@@ -40,6 +40,9 @@ pub struct FolderSummary {
     pub bytes: u64,
     /// Nothing to do: the folder's counters had not changed since the last run.
     pub unchanged: bool,
+    /// Messages copied earlier whose flags changed on the source and were set on the destination.
+    #[serde(default)]
+    pub flags_updated: u64,
 }
 
 /// The result of syncing one account pair.

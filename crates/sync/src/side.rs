@@ -60,6 +60,10 @@ pub struct AppendedUid {
     pub uid: u32,
 }
 
+/// Flags by UID (source UIDs from [`Source::flag_changes`], destination UIDs for
+/// [`Destination::store_flags`]).
+pub type FlagChanges = Vec<(u32, Vec<String>)>;
+
 /// One message to append.
 #[derive(Clone, Copy, Debug)]
 pub struct AppendRequest<'a> {
@@ -96,6 +100,15 @@ pub trait Source: Send + Sync + 'static {
         folder: &str,
         messages: &[MessageMeta],
     ) -> impl Future<Output = Result<Vec<FetchedMessage>, SideError>> + Send;
+    /// The current flags of the messages with UID <= `up_to_uid` whose flags changed after
+    /// `since_modseq` (CONDSTORE `CHANGEDSINCE`), as (UID, flags without `\Recent`). `Ok(None)`
+    /// when the source cannot tell (no CONDSTORE).
+    fn flag_changes(
+        &self,
+        folder: &str,
+        up_to_uid: u32,
+        since_modseq: u64,
+    ) -> impl Future<Output = Result<Option<FlagChanges>, SideError>> + Send;
 }
 
 pub trait Destination: Send + Sync + 'static {
@@ -118,6 +131,18 @@ pub trait Destination: Send + Sync + 'static {
         folder: &str,
         messages: &[AppendRequest<'_>],
     ) -> impl Future<Output = Result<Vec<Result<Option<AppendedUid>, SideError>>, SideError>> + Send;
+    /// Whether [`Destination::store_flags`] can work: the destination names the UIDs of appended
+    /// messages (UIDPLUS) or keeps mod-sequences (CONDSTORE).
+    fn can_store_flags(&self) -> bool;
+    /// Sets (replaces) the flags of messages by destination UID, if the folder still has
+    /// `uid_validity`. Keywords the folder cannot keep (PERMANENTFLAGS without `\*`) are dropped.
+    /// Returns how many messages were updated (0 when the UIDVALIDITY differs).
+    fn store_flags(
+        &self,
+        folder: &str,
+        uid_validity: u32,
+        changes: &[(u32, Vec<String>)],
+    ) -> impl Future<Output = Result<u64, SideError>> + Send;
     /// Identity and size of every message with UID >= `from_uid`.
     fn identities(
         &self,

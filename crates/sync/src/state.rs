@@ -10,7 +10,7 @@
 //! copying again blindly.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::SyncError;
@@ -482,6 +482,33 @@ impl StateDb {
                 params![account, dest_folder],
                 |r| r.get::<_, Option<u32>>(0),
             )
+            .map_err(self.err())
+    }
+
+    /// Where the settled messages of a source folder (this UIDVALIDITY) landed, by source UID:
+    /// (destination folder, destination UIDVALIDITY, destination UID). Rows without a known
+    /// destination UID (no UIDPLUS) are left out.
+    pub fn dest_uids(
+        &self,
+        account: &str,
+        source_folder: &str,
+        source_uidvalidity: u32,
+    ) -> Result<HashMap<u32, (String, u32, u32)>, SyncError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source_uid, dest_folder, dest_uidvalidity, dest_uid FROM message
+                 WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3
+                   AND state != 'intent' AND source_uid IS NOT NULL
+                   AND dest_uid IS NOT NULL AND dest_uidvalidity IS NOT NULL",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![account, source_folder, source_uidvalidity], |r| {
+                Ok((r.get::<_, u32>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<HashMap<_, _>, _>>()
             .map_err(self.err())
     }
 

@@ -476,3 +476,76 @@ async fn maildir_source_gives_the_same_bytes_as_the_old_server_over_imap() {
     let again = ferry_sync::sync_account(s, d, st, SyncOptions::default(), quiet()).await;
     assert_eq!(again.copied, 0, "{again:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flag_changes_on_the_source_reach_the_destination_without_copying_again() {
+    let src = Dovecot::start(Preset::OldMac);
+    let dst = Dovecot::start(Preset::Modern);
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(&dir);
+    let first = sync(
+        &side(&src, "jdoe", 2),
+        &side(&dst, "alice", 2),
+        &st,
+        SyncOptions::default(),
+    )
+    .await;
+    assert!(first.complete(), "{first:#?}");
+    assert_faithful(&src, "jdoe", &dst, "alice", &first);
+
+    // Change flags on the source: flag one message, mark another unread, add a keyword.
+    let inbox = src.messages("jdoe", "INBOX");
+    assert!(inbox.len() >= 2, "jdoe's INBOX has at least two messages");
+    let (a, b) = (inbox[0].uid.to_string(), inbox[1].uid.to_string());
+    src.doveadm(&[
+        "flags",
+        "add",
+        "-u",
+        "jdoe",
+        "\\Flagged $Label1",
+        "mailbox",
+        "INBOX",
+        "uid",
+        &a,
+    ]);
+    src.doveadm(&[
+        "flags",
+        "replace",
+        "-u",
+        "jdoe",
+        "\\Answered",
+        "mailbox",
+        "INBOX",
+        "uid",
+        &b,
+    ]);
+    let changed = src.messages("jdoe", "INBOX");
+    assert!(
+        changed[0].flags.iter().any(|f| f == "\\Flagged"),
+        "{changed:?}"
+    );
+    assert_ne!(
+        fingerprints(&src, "jdoe", "INBOX"),
+        fingerprints(&dst, "alice", "INBOX"),
+        "the change must be visible before the re-run"
+    );
+
+    let (s2, d2) = (side(&src, "jdoe", 2), side(&dst, "alice", 2));
+    let second = sync(&s2, &d2, &st, SyncOptions::default()).await;
+    assert!(second.complete(), "{second:#?}");
+    assert_eq!(second.copied, 0, "{second:#?}");
+    let inbox_summary = second.folders.iter().find(|f| f.source == "INBOX").unwrap();
+    assert_eq!(inbox_summary.flags_updated, 2, "{second:#?}");
+    assert_eq!(d2.command_counts().get("APPEND"), None);
+    // Bytes, dates and now flags match everywhere again.
+    assert_faithful(&src, "jdoe", &dst, "alice", &first);
+
+    // Nothing changed since: every folder unchanged, no FETCH or STORE anywhere.
+    let (s3, d3) = (side(&src, "jdoe", 2), side(&dst, "alice", 2));
+    let third = sync(&s3, &d3, &st, SyncOptions::default()).await;
+    assert!(third.folders.iter().all(|f| f.unchanged), "{third:#?}");
+    let (sc, dc) = (s3.command_counts(), d3.command_counts());
+    assert_eq!(sc.get("UID FETCH"), None, "source commands: {sc:?}");
+    assert_eq!(dc.get("UID STORE"), None, "destination commands: {dc:?}");
+    assert_eq!(dc.get("UID FETCH"), None, "destination commands: {dc:?}");
+}
