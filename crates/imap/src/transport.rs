@@ -380,8 +380,7 @@ impl AsyncRead for Transport {
                         this.filter.finish();
                     } else {
                         this.bytes_in += n as u64;
-                        let data = this.read_buf[..n].to_vec();
-                        this.filter.feed(&data);
+                        this.filter.feed(&this.read_buf[..n]);
                     }
                 }
                 Poll::Ready(Err(e)) => {
