@@ -1,6 +1,7 @@
 //! `ferry sync` and `ferry verify`: copy every message of one account pair (or of every pair in
 //! an accounts file) exactly once, and check afterwards. Passwords come from the environment
-//! (`FERRY_SOURCE_PASSWORD`, `FERRY_DEST_PASSWORD`), never from the command line.
+//! (`FERRY_SOURCE_PASSWORD`, `FERRY_DEST_PASSWORD`) or else from the password vault by (host,
+//! user), the one `ferry credentials` fills; never from the command line.
 //!
 //! Exit status: 0 complete; 2 some messages could not be copied (listed; a re-run copies only
 //! what is missing); 1 an account could not be synced at all (login, network, state file).
@@ -71,6 +72,8 @@ pub struct SyncArgs {
     /// Skip messages larger than this many bytes (below the destination's own limit).
     #[arg(long, value_name = "BYTES")]
     max_message_size: Option<u64>,
+    #[command(flatten)]
+    vault: VaultArgs,
 }
 
 fn password(env: &'static str) -> Option<SecretString> {
@@ -84,16 +87,64 @@ fn pin(mut u: ImapUrl, pin: &Option<String>) -> ImapUrl {
     u
 }
 
-fn account(u: &ImapUrl, which: &'static str, env: &'static str) -> anyhow::Result<ImapAccount> {
+/// The vault `ferry credentials` uses: the same FERRY_VAULT / FERRY_VAULT_FILE choice, the file's
+/// passphrase from FERRY_VAULT_PASSPHRASE or a prompt.
+fn open_vault(v: &VaultArgs) -> Result<Box<dyn ferry_vault::Vault>, String> {
+    use ferry_project::credentials::{open_vault, VaultChoice};
+    let choice = VaultChoice::parse(&v.vault).ok_or_else(|| {
+        format!(
+            "unknown password store {:?}: use auto, keychain, secret-service or file",
+            v.vault
+        )
+    })?;
+    let mut passphrase = |path: &std::path::Path| {
+        if let Ok(value) = std::env::var("FERRY_VAULT_PASSPHRASE") {
+            return Ok(SecretString::from(value));
+        }
+        rpassword::prompt_password(format!(
+            "Passphrase of the password file {}: ",
+            path.display()
+        ))
+        .map(SecretString::from)
+        .map_err(|e| ferry_vault::VaultError::Unavailable {
+            backend: "password file",
+            reason: format!("cannot ask for its passphrase ({e}); set FERRY_VAULT_PASSPHRASE"),
+        })
+    };
+    open_vault(choice, v.vault_file.as_deref(), &mut passphrase).map_err(|e| e.to_string())
+}
+
+/// Which password store to read when a password is not in the environment.
+#[derive(clap::Args, Debug)]
+pub struct VaultArgs {
+    /// Password store for passwords not in FERRY_SOURCE_PASSWORD / FERRY_DEST_PASSWORD: auto
+    /// (Keychain on macOS; on Linux the Secret Service, else the encrypted file), keychain,
+    /// secret-service or file.
+    #[arg(long, env = "FERRY_VAULT", default_value = "auto")]
+    vault: String,
+    /// The encrypted password file (passphrase from FERRY_VAULT_PASSPHRASE or a prompt).
+    #[arg(long, env = "FERRY_VAULT_FILE", value_name = "FILE")]
+    vault_file: Option<PathBuf>,
+}
+
+fn account(
+    u: &ImapUrl,
+    which: &'static str,
+    env: &'static str,
+    vault: &VaultArgs,
+) -> anyhow::Result<ImapAccount> {
     let user = u
         .user
         .clone()
         .with_context(|| format!("the {which} URL needs a user: imaps://USER@HOST:PORT"))?;
-    let password = password(env).ok_or(ferry_project::sync::SyncSetupError::NoPassword {
+    let password = ferry_project::sync::resolve_password(
         which,
-        user: user.clone(),
         env,
-    })?;
+        password(env),
+        &u.endpoint.host,
+        &user,
+        || open_vault(vault),
+    )?;
     Ok(ImapAccount {
         endpoint: u.endpoint.clone(),
         user,
@@ -152,10 +203,10 @@ fn pairs(args: &SyncArgs) -> anyhow::Result<Vec<AccountPair>> {
     let Some(dest_url) = dest_url else {
         bail!("--dest imaps://USER@HOST:PORT is needed (or --accounts FILE)");
     };
-    let dest = account(&dest_url, "destination", DEST_PW)?;
+    let dest = account(&dest_url, "destination", DEST_PW, &args.vault)?;
     let source = match (maildir, source_url) {
         (Some(p), _) => SourceSpec::Maildir(p),
-        (None, Some(u)) => SourceSpec::Imap(account(&u, "source", SOURCE_PW)?),
+        (None, Some(u)) => SourceSpec::Imap(account(&u, "source", SOURCE_PW, &args.vault)?),
         (None, None) => bail!("--source imaps://USER@HOST:PORT or --source maildir:PATH is needed"),
     };
     Ok(vec![AccountPair { source, dest }])

@@ -124,6 +124,7 @@ fn killed_at_several_points_then_rerun_every_message_exactly_once() {
 
 #[test]
 fn passwords_only_from_the_environment_and_plaintext_only_to_loopback() {
+    let vault_dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args([
             "sync",
@@ -159,7 +160,67 @@ fn passwords_only_from_the_environment_and_plaintext_only_to_loopback() {
             "imaps://b@host2",
         ])
         .env_remove("FERRY_DEST_PASSWORD")
+        // An empty encrypted-file vault (never the developer's own store, never a prompt).
+        .env("FERRY_VAULT", "file")
+        .env(
+            "FERRY_VAULT_FILE",
+            vault_dir.path().join("empty.ferry-vault"),
+        )
+        .env("FERRY_VAULT_PASSPHRASE", "pp")
+        .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FERRY_DEST_PASSWORD"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("FERRY_DEST_PASSWORD"), "{err}");
+    assert!(
+        err.contains("ferry credentials set"),
+        "names both ways: {err}"
+    );
+}
+
+#[test]
+fn passwords_from_the_vault_when_the_environment_has_none() {
+    let src = Dovecot::start(Preset::Modern);
+    let dst = Dovecot::start(Preset::Modern);
+    for i in 0..3 {
+        src.deliver("alice", "INBOX", &raw_message(i, 2_000));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vault_file = dir.path().join("passwords.ferry-vault");
+    let with_vault = |c: &mut Command| {
+        c.env("FERRY_VAULT", "file")
+            .env("FERRY_VAULT_FILE", &vault_file)
+            .env("FERRY_VAULT_PASSPHRASE", "a long passphrase");
+    };
+    // Both passwords stored the way the admin does it (phase 3), from standard input.
+    for (user, server) in [("alice", &src), ("bob", &dst)] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.args(["credentials", "set", user, "--host", "127.0.0.1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        with_vault(&mut c);
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{}", server.password(user)).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut c = ferry(&src, &dst, &dir.path().join("state.sqlite"), "sync");
+    c.env_remove("FERRY_SOURCE_PASSWORD")
+        .env_remove("FERRY_DEST_PASSWORD");
+    with_vault(&mut c);
+    let out = c.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(dest_count(&dst), 3);
 }

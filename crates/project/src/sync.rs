@@ -27,11 +27,20 @@ pub enum SyncSetupError {
     BadUrl { url: String, reason: String },
     #[error("{url:?}: plaintext IMAP is only allowed with --allow-plaintext and only to a loopback address (127.0.0.1, ::1, localhost); use imaps:// or STARTTLS")]
     PlaintextRefused { url: String },
-    #[error("no password for {which} {user:?}: set {env} in the environment (never on the command line)")]
+    #[error("no password for {which} {user:?} at {host}: set {env} in the environment (never on the command line), or store it in the password vault with `ferry credentials set` (FERRY_VAULT / FERRY_VAULT_FILE choose the store)")]
     NoPassword {
         which: &'static str,
         user: String,
+        host: String,
         env: &'static str,
+    },
+    #[error("no password for {which} {user:?} at {host}: {env} is not set and the password vault could not be read ({reason}); set {env}, or fix the vault (FERRY_VAULT, FERRY_VAULT_FILE, FERRY_VAULT_PASSPHRASE)")]
+    Vault {
+        which: &'static str,
+        user: String,
+        host: String,
+        env: &'static str,
+        reason: String,
     },
     #[error("{path}, line {line}: {reason}")]
     AccountsFile {
@@ -192,6 +201,40 @@ pub struct AccountPair {
     pub dest: ImapAccount,
 }
 
+/// The password of `user` at `host`: the environment variable's value (`env_value`, read from
+/// `env` by the caller) when set, else the vault's entry for (host, user). `vault` is opened only
+/// when needed (it may ask for a passphrase); its failure is reported, not hidden.
+pub fn resolve_password(
+    which: &'static str,
+    env: &'static str,
+    env_value: Option<SecretString>,
+    host: &str,
+    user: &str,
+    vault: impl FnOnce() -> Result<Box<dyn ferry_vault::Vault>, String>,
+) -> Result<SecretString, SyncSetupError> {
+    if let Some(p) = env_value {
+        return Ok(p);
+    }
+    let vault_err = |reason: String| SyncSetupError::Vault {
+        which,
+        user: user.to_string(),
+        host: host.to_string(),
+        env,
+        reason,
+    };
+    let vault = vault().map_err(vault_err)?;
+    match vault.get(host, user) {
+        Ok(Some(secret)) if !secret.is_empty() => Ok(secret.to_secret_string()),
+        Ok(_) => Err(SyncSetupError::NoPassword {
+            which,
+            user: user.to_string(),
+            host: host.to_string(),
+            env,
+        }),
+        Err(e) => Err(vault_err(e.to_string())),
+    }
+}
+
 /// Parses an accounts file: imapsync's `host1;user1;password1;host2;user2;password2` lines, or
 /// Microsoft's CSV with the header `EmailAddress,UserName,Password` (source login `UserName` /
 /// `Password` on the `--source` host, destination `EmailAddress` on the `--dest` host with the
@@ -275,6 +318,7 @@ pub fn parse_accounts(
         let dest_password = dest_password.ok_or(SyncSetupError::NoPassword {
             which: "destination",
             user: "(every EmailAddress)".into(),
+            host: dst.endpoint.host.clone(),
             env: "FERRY_DEST_PASSWORD",
         })?;
         let mut reader = csv::ReaderBuilder::new()
@@ -654,6 +698,119 @@ mod tests {
         }
         assert!(parse_accounts(Path::new("m.csv"), text, None, Some(&dst), Some(&pw)).is_err());
         assert!(parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), None).is_err());
+    }
+
+    #[test]
+    fn passwords_come_from_the_environment_first_then_the_vault() {
+        use ferry_vault::{MemoryVault, Secret, Vault};
+        use secrecy::ExposeSecret;
+        let memory = || -> Result<Box<dyn Vault>, String> {
+            let v = MemoryVault::new();
+            v.set(
+                "Mail.Example.net",
+                "alice",
+                &Secret::new("from-vault".into()),
+            )
+            .unwrap();
+            Ok(Box::new(v))
+        };
+        let env = Some(SecretString::from("from-env".to_string()));
+        let pw = resolve_password(
+            "destination",
+            "FERRY_DEST_PASSWORD",
+            env,
+            "mail.example.net",
+            "alice",
+            || -> Result<Box<dyn Vault>, String> {
+                panic!("the vault must not be opened when the environment has the password")
+            },
+        )
+        .unwrap();
+        assert_eq!(pw.expose_secret(), "from-env");
+        // Host names compare case-insensitively, as in `ferry credentials`.
+        let pw = resolve_password(
+            "destination",
+            "FERRY_DEST_PASSWORD",
+            None,
+            "mail.example.net",
+            "alice",
+            memory,
+        )
+        .unwrap();
+        assert_eq!(pw.expose_secret(), "from-vault");
+        let err = resolve_password(
+            "source",
+            "FERRY_SOURCE_PASSWORD",
+            None,
+            "mail.example.net",
+            "bob",
+            memory,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("FERRY_SOURCE_PASSWORD"), "{err}");
+        assert!(err.contains("ferry credentials set"), "{err}");
+        assert!(
+            err.contains("\"bob\"") && err.contains("mail.example.net"),
+            "{err}"
+        );
+        let err = resolve_password("source", "FERRY_SOURCE_PASSWORD", None, "h", "bob", || {
+            Err("wrong passphrase".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("wrong passphrase") && err.contains("FERRY_SOURCE_PASSWORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn passwords_from_the_encrypted_file_vault() {
+        use ferry_vault::{Backend, Secret};
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwords.ferry-vault");
+        let passphrase = SecretString::from("correct horse".to_string());
+        let open = || {
+            ferry_vault::open(Backend::File {
+                path: path.clone(),
+                passphrase: passphrase.clone(),
+            })
+            .map_err(|e| e.to_string())
+        };
+        open()
+            .unwrap()
+            .set("imap.example.org", "jdoe", &Secret::new("s3cret".into()))
+            .unwrap();
+        let pw = resolve_password(
+            "source",
+            "FERRY_SOURCE_PASSWORD",
+            None,
+            "imap.example.org",
+            "jdoe",
+            open,
+        )
+        .unwrap();
+        assert_eq!(pw.expose_secret(), "s3cret");
+        // A wrong passphrase is reported as a vault problem, naming the environment variable too.
+        let wrong = || {
+            ferry_vault::open(Backend::File {
+                path: path.clone(),
+                passphrase: SecretString::from("wrong".to_string()),
+            })
+            .map_err(|e| e.to_string())
+        };
+        let err = resolve_password(
+            "source",
+            "FERRY_SOURCE_PASSWORD",
+            None,
+            "imap.example.org",
+            "jdoe",
+            wrong,
+        )
+        .unwrap_err();
+        assert!(matches!(err, SyncSetupError::Vault { .. }), "{err}");
     }
 
     #[test]
