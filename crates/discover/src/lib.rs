@@ -9,7 +9,8 @@ mod discover;
 pub mod dscl;
 mod error;
 pub mod host;
-pub mod mutf7;
+/// Folder names on disk are modified UTF-7: the store reader's decoder serves discovery too.
+pub use ferry_maildir::utf7 as mutf7;
 pub mod plists;
 pub mod postfix;
 pub mod serveradmin;

@@ -154,7 +154,7 @@ pub fn scan(path: &Path) -> StoreScan {
 pub fn folder_name(storage: &str) -> Result<String, String> {
     storage
         .split('.')
-        .map(mutf7::decode)
+        .map(|part| mutf7::decode(part).map_err(|why| why.to_string()))
         .collect::<Result<Vec<_>, _>>()
         .map(|parts| parts.join("/"))
 }
