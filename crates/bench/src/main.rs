@@ -101,14 +101,11 @@ fn main() {
         for tool in &args.tools {
             let user = dest_user(tool);
             eprintln!("{phase}: {tool} ...");
-            let (seconds, peak_rss_kb, exit_ok) =
-                tools::run(tool, &args.ferry, &source, source_user, &dest, &user);
+            let cost = tools::run(tool, &args.ferry, &source, source_user, &dest, &user);
             runs.push(Run {
                 tool: tool.clone(),
                 phase: phase.to_string(),
-                seconds,
-                peak_rss_kb,
-                exit_ok,
+                cost,
                 messages,
                 bytes,
             });

@@ -6,13 +6,12 @@ use ferry_testkit::Dovecot;
 use sha2::{Digest, Sha256};
 
 use crate::corpus::Expected;
+use crate::tools::Cost;
 
 pub struct Run {
     pub tool: String,
     pub phase: String,
-    pub seconds: f64,
-    pub peak_rss_kb: i64,
-    pub exit_ok: bool,
+    pub cost: Cost,
     /// Messages and bytes the phase had to move (from the corpus, the same for every tool).
     pub messages: usize,
     pub bytes: u64,
@@ -84,25 +83,32 @@ pub fn print_table(runs: &[Run], checks: &BTreeMap<String, Check>, expected: &Ex
     let total: usize = expected.values().map(Vec::len).sum();
     println!();
     println!("Same servers, same corpus ({total} messages at the end). Rates are messages and MB moved per second of wall time.");
+    println!("CPU s: the tool's own user + system seconds; src/dst CPU: the source's and destination's Dovecot;");
+    println!("all CPU s: the whole machine's meanwhile (tool, both Dovecots, kernel). dsync runs inside the destination's doveadm.");
     println!();
     println!(
-        "| {:<18} | {:<14} | {:>8} | {:>9} | {:>7} | {:>12} | {:>4} |",
-        "phase", "tool", "seconds", "msgs/s", "MB/s", "peak RSS MB", "ok"
+        "| {:<18} | {:<14} | {:>8} | {:>9} | {:>7} | {:>6} | {:>8} | {:>8} | {:>10} | {:>12} | {:>4} |",
+        "phase", "tool", "seconds", "msgs/s", "MB/s", "CPU s", "src CPU", "dst CPU", "all CPU s", "peak RSS MB", "ok"
     );
     println!(
-        "|{:-<20}|{:-<16}|{:->10}|{:->11}|{:->9}|{:->14}|{:->6}|",
-        "", "", "", "", "", "", ""
+        "|{:-<20}|{:-<16}|{:->10}|{:->11}|{:->9}|{:->8}|{:->10}|{:->10}|{:->12}|{:->14}|{:->6}|",
+        "", "", "", "", "", "", "", "", "", "", ""
     );
     for r in runs {
+        let c = &r.cost;
         println!(
-            "| {:<18} | {:<14} | {:>8.2} | {:>9.0} | {:>7.1} | {:>12.1} | {:>4} |",
+            "| {:<18} | {:<14} | {:>8.2} | {:>9.0} | {:>7.1} | {:>6.2} | {:>8.2} | {:>8.2} | {:>10.2} | {:>12.1} | {:>4} |",
             r.phase,
             r.tool,
-            r.seconds,
-            r.messages as f64 / r.seconds,
-            r.bytes as f64 / 1e6 / r.seconds,
-            r.peak_rss_kb as f64 / 1024.0,
-            if r.exit_ok { "yes" } else { "NO" }
+            c.seconds,
+            r.messages as f64 / c.seconds,
+            r.bytes as f64 / 1e6 / c.seconds,
+            c.tool_cpu,
+            c.source_cpu,
+            c.dest_cpu,
+            c.machine_cpu,
+            c.peak_rss_kb as f64 / 1024.0,
+            if c.exit_ok { "yes" } else { "NO" }
         );
     }
     println!();
@@ -132,7 +138,7 @@ pub fn print_table(runs: &[Run], checks: &BTreeMap<String, Check>, expected: &Ex
         let time = |tool: &str| {
             runs.iter()
                 .find(|r| r.phase == phase && r.tool == tool)
-                .map(|r| r.seconds)
+                .map(|r| r.cost.seconds)
         };
         for ferry in ["ferry", "ferry-maildir"] {
             let Some(f) = time(ferry) else { continue };

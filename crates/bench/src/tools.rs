@@ -6,7 +6,21 @@ use std::time::Instant;
 
 use ferry_testkit::Dovecot;
 
-/// Runs one tool once; returns (wall seconds, peak RSS in KiB, exited successfully).
+/// What one run of a tool cost.
+pub struct Cost {
+    pub seconds: f64,
+    pub peak_rss_kb: i64,
+    /// The tool's own user + system CPU seconds.
+    pub tool_cpu: f64,
+    /// CPU seconds the whole machine spent meanwhile: the tool, both Dovecots, the kernel.
+    pub machine_cpu: f64,
+    /// CPU seconds of the source's and the destination's Dovecot (master and every child).
+    pub source_cpu: f64,
+    pub dest_cpu: f64,
+    pub exit_ok: bool,
+}
+
+/// Runs one tool once.
 pub fn run(
     tool: &str,
     ferry: &Path,
@@ -14,7 +28,7 @@ pub fn run(
     source_user: &str,
     dest: &Dovecot,
     dest_user: &str,
-) -> (f64, i64, bool) {
+) -> Cost {
     let work = work_dir(tool);
     let cmd = match tool {
         "ferry" | "ferry-maildir" => {
@@ -99,7 +113,7 @@ pub fn run(
     let mut timed = Command::new("/usr/bin/time");
     timed
         .arg("-f")
-        .arg("%M")
+        .arg("%M %U %S")
         .arg("-o")
         .arg(&rss_file)
         .arg(cmd.get_program())
@@ -108,11 +122,19 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    let machine_before = machine_busy_seconds();
+    let source_before = server_cpu_seconds(source);
+    let dest_before = server_cpu_seconds(dest);
     let start = Instant::now();
     let out = timed
         .output()
         .unwrap_or_else(|err| panic!("cannot start {tool} under /usr/bin/time: {err}"));
     let seconds = start.elapsed().as_secs_f64();
+    let machine_cpu = machine_busy_seconds() - machine_before;
+    // Dovecot's imap processes end just after the tool logs out; give them a moment to be reaped.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let source_cpu = server_cpu_seconds(source) - source_before;
+    let dest_cpu = server_cpu_seconds(dest) - dest_before;
     if !out.status.success() {
         let errors = String::from_utf8_lossy(&out.stderr);
         eprintln!(
@@ -121,11 +143,76 @@ pub fn run(
             errors.lines().take(8).collect::<Vec<_>>().join("\n  ")
         );
     }
-    let peak_rss_kb = std::fs::read_to_string(&rss_file)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
-        .unwrap_or(0);
-    (seconds, peak_rss_kb, out.status.success())
+    // The last line is ours ("%M %U %S"); earlier ones are time's notes on a failed exit.
+    let report = std::fs::read_to_string(&rss_file).unwrap_or_default();
+    let fields: Vec<&str> = report
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    Cost {
+        seconds,
+        peak_rss_kb: number(0).unwrap_or(0.0) as i64,
+        tool_cpu: number(1).unwrap_or(0.0) + number(2).unwrap_or(0.0),
+        machine_cpu,
+        source_cpu,
+        dest_cpu,
+        exit_ok: out.status.success(),
+    }
+}
+
+/// CPU seconds a Dovecot server has used: its master's own and reaped children's, plus those of
+/// its children still alive (auth, log, imap processes yet to exit).
+fn server_cpu_seconds(server: &Dovecot) -> f64 {
+    let Some(master) = server.pid() else {
+        return 0.0;
+    };
+    // Fields after the command's closing parenthesis: state is 0, ppid 1, utime 11, stime 12,
+    // cutime 13, cstime 14 (proc(5) numbering minus 3).
+    let fields = |pid: &str| -> Option<Vec<String>> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        Some(rest.split_whitespace().map(str::to_string).collect())
+    };
+    let ticks = |f: &[String], from: usize, to: usize| -> f64 {
+        (from..=to)
+            .filter_map(|i| f.get(i)?.parse::<f64>().ok())
+            .sum()
+    };
+    let master = master.to_string();
+    let mut total = fields(&master).map_or(0.0, |f| ticks(&f, 11, 14));
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            if let Some(f) = fields(&pid).filter(|f| f.get(1) == Some(&master)) {
+                total += ticks(&f, 11, 14);
+            }
+        }
+    }
+    total / 100.0
+}
+
+/// Busy CPU seconds of the whole machine since boot (/proc/stat: everything but idle and iowait).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...; USER_HZ is 100 on Linux.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
 }
 
 fn work_dir(tool: &str) -> PathBuf {
