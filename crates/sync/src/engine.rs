@@ -857,7 +857,6 @@ async fn copy_batch<S: Source, D: Destination>(
             source_uid: f.meta.uid,
             size: f.bytes.len() as u64,
             identity: Identity::of(&f.bytes).0,
-            sha256: identity::sha256_hex(&f.bytes),
             dest_uid_floor: floor_now,
         })
         .collect();

@@ -164,11 +164,6 @@ pub fn reduce_header(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// SHA-256 of the message bytes, hex.
-pub fn sha256_hex(raw: &[u8]) -> String {
-    hex::encode(Sha256::digest(raw))
-}
-
 /// One side's messages as a multiset of identities, each occurrence with a handle (e.g. a UID) and
 /// its size, so that pairs can be formed with size as the tie-breaker.
 #[derive(Default, Debug)]

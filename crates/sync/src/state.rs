@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS message (
     source_uid INTEGER,
     size INTEGER NOT NULL,
     identity TEXT NOT NULL,
-    sha256 TEXT,
     dest_folder TEXT NOT NULL,
     dest_uidvalidity INTEGER,
     dest_uid INTEGER,
@@ -99,7 +98,6 @@ pub struct Intent {
     pub source_uid: Option<u32>,
     pub size: u64,
     pub identity: String,
-    pub sha256: String,
     /// Every destination UID assigned after this intent is at least this (for settling).
     pub dest_uid_floor: Option<u32>,
 }
@@ -299,10 +297,10 @@ impl StateDb {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
-                        identity, sha256, dest_folder, dest_uid_floor, state, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'intent', ?11)
-                     ON CONFLICT DO UPDATE SET state = 'intent', dest_folder = ?9, dest_uid_floor = ?10,
-                        identity = ?7, sha256 = ?8, size = ?6, updated_at = ?11",
+                        identity, dest_folder, dest_uid_floor, state, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10)
+                     ON CONFLICT DO UPDATE SET state = 'intent', dest_folder = ?8, dest_uid_floor = ?9,
+                        identity = ?7, size = ?6, updated_at = ?10",
                 )
                 .map_err(self.err())?;
             let t = now();
@@ -315,7 +313,6 @@ impl StateDb {
                     i.source_uid,
                     i.size as i64,
                     i.identity,
-                    i.sha256,
                     dest_folder,
                     i.dest_uid_floor,
                     t
@@ -684,7 +681,6 @@ mod tests {
             source_uid: key.parse().ok(),
             size: 100,
             identity: format!("m:{key}"),
-            sha256: "00".into(),
             dest_uid_floor: floor,
         }
     }
