@@ -89,4 +89,18 @@ impl Source for AnySource {
             AnySource::Maildir(s) => s.flag_changes(folder, up_to_uid, since_modseq).await,
         }
     }
+
+    async fn change_token(&self, folder: &str) -> Result<Option<u64>, SideError> {
+        match self {
+            AnySource::Imap(s) => s.change_token(folder).await,
+            AnySource::Maildir(s) => s.change_token(folder).await,
+        }
+    }
+
+    fn lists_current_flags(&self) -> bool {
+        match self {
+            AnySource::Imap(s) => s.lists_current_flags(),
+            AnySource::Maildir(s) => s.lists_current_flags(),
+        }
+    }
 }

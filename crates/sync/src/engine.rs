@@ -19,7 +19,7 @@ use crate::identity::{self, pair_up, Identity, IdentityCounter};
 use crate::mapping::{self, FolderMapping, MappingRules};
 use crate::report::{AccountSummary, FolderSummary, MessageFailure, Progress};
 use crate::side::{AppendRequest, Destination, FetchedMessage, MessageMeta, Source};
-use crate::state::{FailureRow, FolderState, Intent, StateDb};
+use crate::state::{flags_text, FailureRow, FolderState, Intent, StateDb};
 
 /// Tuning and behaviour of a run.
 #[derive(Clone, Debug)]
@@ -90,6 +90,8 @@ struct Counters {
     recovered: AtomicU64,
     total_messages: AtomicU64,
     total_bytes: AtomicU64,
+    /// Per source folder: messages copied again because the destination folder lost them.
+    recopied: Mutex<BTreeMap<String, u64>>,
     /// A transient failure happened: another round is worth it. Holds the longest wait asked.
     transient: Mutex<Option<Duration>>,
 }
@@ -252,6 +254,12 @@ pub async fn sync_account<S: Source, D: Destination>(
     summary.already_there = c.already.load(Ordering::Relaxed);
     summary.skipped = c.skipped.load(Ordering::Relaxed);
     summary.recovered = c.recovered.load(Ordering::Relaxed);
+    summary.recopied_after_dest_reset = c
+        .recopied
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .sum();
     summary.seconds = started.elapsed().as_secs_f64();
     if summary.seconds > 0.0 {
         summary.messages_per_second = summary.copied as f64 / summary.seconds;
@@ -365,6 +373,9 @@ async fn run<S: Source, D: Destination>(
                 let created = &created;
                 async move {
                     let mut out = Vec::new();
+                    if let Some(first) = group.first() {
+                        check_dest_reset(&ctx, &first.dest).await?;
+                    }
                     for m in group {
                         out.push(sync_folder(&ctx, m, created.contains(&m.dest)).await?);
                     }
@@ -430,6 +441,16 @@ async fn run<S: Source, D: Destination>(
         }
     }
     let mut list: Vec<FolderSummary> = folder_summaries.into_values().collect();
+    {
+        let recopied = ctx
+            .counters
+            .recopied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for fs in &mut list {
+            fs.recopied_after_dest_reset = recopied.get(&fs.source).copied().unwrap_or(0);
+        }
+    }
     list.sort_by(|a, b| a.source.cmp(&b.source));
     summary.folders = list;
     Ok(())
@@ -532,13 +553,26 @@ async fn sync_folder<S: Source, D: Destination>(
         dest: m.dest.clone(),
         ..Default::default()
     };
+    let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
+    // Taken before anything is listed, so that a change made while this run lists shows next time.
+    let token = ctx
+        .source
+        .change_token(&m.source)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
+    if let (Some(p), Some(t)) = (&prev, token) {
+        if p.complete && p.source_token == Some(t) {
+            fs.unchanged = true;
+            fs.source_messages = p.source_messages.unwrap_or(0);
+            return Ok(fs);
+        }
+    }
     let status = ctx
         .source
         .status(&m.source)
         .await
         .map_err(|e| ctx.src_err(e))?;
     fs.source_messages = status.messages;
-    let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
     // Flag changes on messages copied earlier (CONDSTORE): sent before anything new is copied.
     // Until they are all on the destination the old HIGHESTMODSEQ stays recorded, so a failed
     // attempt is repeated by the next round or run.
@@ -586,6 +620,8 @@ async fn sync_folder<S: Source, D: Destination>(
             && p.source_uidnext == status.uid_next
             && p.source_messages == Some(status.messages)
             && p.source_highestmodseq == status.highest_modseq
+            // Without mod-sequences the counters do not show flag changes.
+            && !ctx.source.lists_current_flags()
         {
             fs.unchanged = true;
             return Ok(fs);
@@ -602,17 +638,45 @@ async fn sync_folder<S: Source, D: Destination>(
         None => {}
     }
     let uv = status.uid_validity;
+    let compare = ctx.source.lists_current_flags();
     let listed = ctx
         .source
-        .list(&m.source, from_uid)
+        .list(&m.source, if compare { 1 } else { from_uid })
         .await
         .map_err(|e| ctx.src_err(e))?;
+    // Flag changes of a source without mod-sequences: its listing against the ledger.
+    let mut flags_sent = true;
+    if compare && prev.is_some() {
+        match compare_flags(ctx, m, uv, &listed).await {
+            Ok(n) => fs.flags_updated += n,
+            Err(e) => {
+                tracing::warn!(folder = %m.source, error = %e, "flag changes not sent; retried later");
+                if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = &e {
+                    if error.class.transient() {
+                        ctx.note_transient(error);
+                    }
+                }
+                flags_sent = false;
+            }
+        }
+    }
     let settled = ctx.db(|db| db.settled_keys(&ctx.account, &m.source, uv))?;
     let mut todo: Vec<MessageMeta> = listed
         .into_iter()
         .filter(|x| x.uid.is_none_or(|u| u >= from_uid) && !settled.contains(&x.key))
         .collect();
     todo.sort_by_key(|x| x.uid.unwrap_or(u32::MAX));
+    if compare
+        && flags_sent
+        && todo.is_empty()
+        && fs.flags_updated == 0
+        && prev.as_ref().is_some_and(|p| {
+            p.complete && p.source_uidvalidity == uv && p.source_messages == Some(status.messages)
+        })
+    {
+        // Listed (the token could not vouch for it) and found as it was.
+        fs.unchanged = true;
+    }
 
     // What the destination already holds and the ledger does not account for: match by identity.
     let mut dest_floor: Option<u32> = None;
@@ -658,6 +722,7 @@ async fn sync_folder<S: Source, D: Destination>(
                                 x.size,
                                 ids[&x.key].0.clone(),
                                 Some((dst.uid_validity, *uid)),
+                                x.flags.clone(),
                             )
                         })
                         .collect();
@@ -726,6 +791,9 @@ async fn sync_folder<S: Source, D: Destination>(
     if ctx.opts.dry_run {
         fs.copied = todo.len() as u64;
         fs.bytes = total_bytes;
+        // The account's totals ("would copy N") come from the counters, as in a real run.
+        ctx.counters.copied.fetch_add(fs.copied, Ordering::Relaxed);
+        ctx.counters.bytes.fetch_add(total_bytes, Ordering::Relaxed);
         return Ok(fs);
     }
 
@@ -794,6 +862,7 @@ async fn sync_folder<S: Source, D: Destination>(
         },
         source_messages: Some(status.messages),
         source_highestmodseq: record_modseq,
+        source_token: token.filter(|_| complete && flags_sent),
         complete,
     };
     ctx.db(|db| db.put_folder(&ctx.account, &m.source, &new_state))?;
@@ -858,6 +927,7 @@ async fn copy_batch<S: Source, D: Destination>(
             size: f.bytes.len() as u64,
             identity: Identity::of(&f.bytes).0,
             dest_uid_floor: floor_now,
+            flags: f.meta.flags.clone(),
         })
         .collect();
     ctx.db(|db| db.write_intents(&ctx.account, &m.source, uv, &m.dest, &intents))?;
@@ -966,34 +1036,168 @@ async fn sync_flags<S: Source, D: Destination>(
     else {
         return Ok(0);
     };
+    // An IMAP source's message key is its UID as text.
+    let changes: Vec<(String, Vec<String>)> = changes
+        .into_iter()
+        .map(|(uid, flags)| (uid.to_string(), flags))
+        .collect();
+    let updated = send_flags(ctx, m, uv, changes).await?;
+    tracing::info!(folder = %m.source, updated, "flag changes sent");
+    Ok(updated)
+}
+
+/// Flag changes of a source without mod-sequences: the current flags of the listed messages
+/// against those recorded when they were copied. Rows recorded before flags were kept get the
+/// current flags as their baseline (the destination's flags are left as they are).
+async fn compare_flags<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    m: &FolderMapping,
+    uv: u32,
+    listed: &[MessageMeta],
+) -> Result<u64, SyncError> {
+    if !ctx.dest.can_store_flags() {
+        return Ok(0);
+    }
+    let rows = ctx.db(|db| db.copied_rows(&ctx.account, &m.source, uv))?;
+    let mut changes = Vec::new();
+    let mut baseline = Vec::new();
+    for x in listed {
+        let Some(row) = rows.get(&x.key) else {
+            continue;
+        };
+        let now = flags_text(&x.flags);
+        match &row.flags {
+            Some(was) if flags_text(was) == now => {}
+            Some(_) => changes.push((x.key.clone(), x.flags.clone())),
+            None => baseline.push((x.key.clone(), x.flags.clone())),
+        }
+    }
+    if !baseline.is_empty() && !ctx.opts.dry_run {
+        ctx.db(|db| db.set_flags(&ctx.account, &m.source, uv, &baseline))?;
+    }
     if changes.is_empty() {
         return Ok(0);
     }
-    let dest_of = ctx.db(|db| db.dest_uids(&ctx.account, &m.source, uv))?;
+    let updated = send_flags(ctx, m, uv, changes).await?;
+    tracing::info!(folder = %m.source, updated, "flag changes found by comparison sent");
+    Ok(updated)
+}
+
+/// Sets the given source messages' flags (by source key) on the destination messages they were
+/// copied to, and records them in the ledger once the destination has them. The one way flags
+/// reach copied messages, whichever way the changes were found. Keywords the destination folder
+/// cannot keep are dropped by [`Destination::store_flags`].
+async fn send_flags<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    m: &FolderMapping,
+    uv: u32,
+    changes: Vec<(String, Vec<String>)>,
+) -> Result<u64, SyncError> {
+    let rows = ctx.db(|db| db.copied_rows(&ctx.account, &m.source, uv))?;
     // Grouped by destination folder and UIDVALIDITY (a folder's rows normally share one).
-    let mut per_dest: BTreeMap<(String, u32), crate::side::FlagChanges> = BTreeMap::new();
-    for (src_uid, flags) in changes {
-        if let Some((folder, duv, duid)) = dest_of.get(&src_uid) {
-            per_dest
-                .entry((folder.clone(), *duv))
-                .or_default()
-                .push((*duid, flags));
+    type Group = (crate::side::FlagChanges, Vec<(String, Vec<String>)>);
+    let mut per_dest: BTreeMap<(String, u32), Group> = BTreeMap::new();
+    for (key, flags) in changes {
+        let Some(row) = rows.get(&key) else {
+            continue;
+        };
+        if let (Some(duv), Some(duid)) = (row.dest_uidvalidity, row.dest_uid) {
+            let g = per_dest.entry((row.dest_folder.clone(), duv)).or_default();
+            g.0.push((duid, flags.clone()));
+            g.1.push((key, flags));
         }
     }
     let mut updated = 0;
-    for ((folder, duv), list) in per_dest {
+    for ((folder, duv), (list, by_key)) in per_dest {
         if ctx.opts.dry_run {
             updated += list.len() as u64;
             continue;
         }
-        updated += ctx
+        let n = ctx
             .dest
             .store_flags(&folder, duv, &list)
             .await
             .map_err(|e| ctx.dst_err(e))?;
+        // 0: the destination folder has another UIDVALIDITY now; the ledger keeps the old
+        // flags so that the change is sent again once the rows are re-bound.
+        if n > 0 {
+            ctx.db(|db| db.set_flags(&ctx.account, &m.source, uv, &by_key))?;
+        }
+        updated += n;
     }
-    tracing::info!(folder = %m.source, updated, "flag changes sent");
     Ok(updated)
+}
+
+/// A destination folder deleted and recreated (or the host restored) has a new UIDVALIDITY: the
+/// destination UIDs in the ledger mean nothing there any more. The ledger's messages still on
+/// the destination are found again by identity (size as tie-breaker) and re-bound to their new
+/// UIDs; the others are dropped from the ledger and their source folders listed in full, so that
+/// exactly those are copied again (counted as `recopied_after_dest_reset`). Never copies twice:
+/// a message found is not copied, and one not found is not on the destination.
+async fn check_dest_reset<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    dest: &str,
+) -> Result<(), SyncError> {
+    if !ctx.db(|db| db.has_dest_uids(&ctx.account, dest))? {
+        return Ok(());
+    }
+    let status = match ctx.dest.status(dest).await {
+        Ok(s) => s,
+        // A dry run does not create folders: a folder that is gone would be created and filled.
+        Err(e) if ctx.opts.dry_run && e.class == ErrorClass::Rejected => {
+            tracing::warn!(folder = dest, error = %e, "destination folder gone: its messages would be copied again");
+            return Ok(());
+        }
+        Err(e) => return Err(ctx.dst_err(e)),
+    };
+    let stale = ctx.db(|db| db.stale_dest_rows(&ctx.account, dest, status.uid_validity))?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, dest, status.uid_validity))?;
+    let on_dest = if status.messages > 0 {
+        ctx.dest
+            .identities(dest, 1)
+            .await
+            .map_err(|e| ctx.dst_err(e))?
+    } else {
+        Vec::new()
+    };
+    let mut counter = IdentityCounter::new();
+    for d in on_dest.into_iter().filter(|d| !claimed.contains(&d.uid)) {
+        counter.add(d.identity, d.uid, d.size);
+    }
+    let wanted: Vec<(Identity, usize, u64)> = stale
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (Identity(r.identity.clone()), i, r.size))
+        .collect();
+    let (pairs, gone) = pair_up(wanted, &mut counter);
+    let found: Vec<(&crate::state::StaleDestRow, u32)> =
+        pairs.iter().map(|(i, uid)| (&stale[*i], *uid)).collect();
+    let gone: Vec<&crate::state::StaleDestRow> = gone.iter().map(|i| &stale[*i]).collect();
+    let old: std::collections::BTreeSet<u32> = stale.iter().map(|r| r.dest_uidvalidity).collect();
+    tracing::warn!(
+        folder = dest,
+        old_uidvalidity = ?old,
+        new_uidvalidity = status.uid_validity,
+        still_there = found.len(),
+        copied_again = gone.len(),
+        "destination folder was recreated or restored (its UIDVALIDITY changed): the messages \
+         still there are kept, the missing ones are copied again"
+    );
+    if !ctx.opts.dry_run {
+        ctx.db(|db| db.rebind_dest(&ctx.account, dest, status.uid_validity, &found, &gone))?;
+    }
+    let mut recopied = ctx
+        .counters
+        .recopied
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    for r in gone {
+        *recopied.entry(r.source_folder.clone()).or_default() += 1;
+    }
+    Ok(())
 }
 
 /// After a source UIDVALIDITY change: pairs the ledger's rows of the old generation with the

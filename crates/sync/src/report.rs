@@ -43,6 +43,10 @@ pub struct FolderSummary {
     /// Messages copied earlier whose flags changed on the source and were set on the destination.
     #[serde(default)]
     pub flags_updated: u64,
+    /// Messages copied earlier that were missing when their destination folder turned out
+    /// recreated (its UIDVALIDITY changed), and so copied again.
+    #[serde(default)]
+    pub recopied_after_dest_reset: u64,
 }
 
 /// The result of syncing one account pair.
@@ -65,6 +69,10 @@ pub struct AccountSummary {
     pub failed: u64,
     /// Settled after a crash by finding them on the destination.
     pub recovered: u64,
+    /// Copied again because their destination folder was recreated or restored without them
+    /// (its UIDVALIDITY changed); messages still there were recognised and not copied again.
+    #[serde(default)]
+    pub recopied_after_dest_reset: u64,
     /// Bytes appended.
     pub bytes: u64,
     pub seconds: f64,

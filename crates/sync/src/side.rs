@@ -109,6 +109,23 @@ pub trait Source: Send + Sync + 'static {
         up_to_uid: u32,
         since_modseq: u64,
     ) -> impl Future<Output = Result<Option<FlagChanges>, SideError>> + Send;
+    /// A cheap token that differs whenever the folder's messages or their flags may have changed,
+    /// for sources without mod-sequences (a Maildir store: the modification times of its
+    /// directories). The same token as after the last complete run means the folder is untouched:
+    /// it is skipped without a listing. `Ok(None)`: no token, or none to trust right now.
+    fn change_token(
+        &self,
+        _folder: &str,
+    ) -> impl Future<Output = Result<Option<u64>, SideError>> + Send {
+        async { Ok(None) }
+    }
+    /// Whether [`Source::list`] cheaply returns every message with its current flags, whatever
+    /// `from_uid` says. Such a source's flag changes are found by comparing its listing with the
+    /// flags recorded when the messages were copied (it has no CONDSTORE to ask), so a folder
+    /// whose counters are unchanged is still listed unless [`Source::change_token`] vouches for it.
+    fn lists_current_flags(&self) -> bool {
+        false
+    }
 }
 
 pub trait Destination: Send + Sync + 'static {

@@ -3,11 +3,14 @@
 //!
 //! Per account pair and source folder: the source UIDVALIDITY, the UIDNEXT up to which every
 //! message was settled, HIGHESTMODSEQ and message count (the "unchanged?" check is one STATUS).
-//! Per message: source key (UID, or the Maildir base name), size, identity, SHA-256, destination
-//! folder and UID, and a state: `intent` (written, committed, *before* the APPEND), `copied`
+//! Per message: source key (UID, or the Maildir base name), size, identity, flags when copied,
+//! destination folder and UID, and a state: `intent` (written, committed, *before* the APPEND), `copied`
 //! (confirmed after it, with APPENDUID), `present` (already on the destination before we came).
 //! An `intent` found at the start of a run is settled by looking at the destination, never by
 //! copying again blindly.
+//!
+//! Older state files lack the columns added since (`message.flags`, `folder.source_token`): they
+//! are added on open, NULL meaning "not recorded".
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{HashMap, HashSet};
@@ -24,6 +27,7 @@ CREATE TABLE IF NOT EXISTS folder (
     source_uidnext INTEGER,
     source_messages INTEGER,
     source_highestmodseq INTEGER,
+    source_token INTEGER,
     complete INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (account, source_folder)
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS message (
     dest_uidvalidity INTEGER,
     dest_uid INTEGER,
     dest_uid_floor INTEGER,
+    flags TEXT,
     state TEXT NOT NULL CHECK (state IN ('intent', 'copied', 'present')),
     updated_at TEXT NOT NULL,
     PRIMARY KEY (account, source_folder, source_uidvalidity, source_key)
@@ -76,6 +81,32 @@ CREATE TABLE IF NOT EXISTS run (
 );
 "#;
 
+/// Columns added after the first release, as (table, column, type): added to older state files.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("message", "flags", "TEXT"),
+    ("folder", "source_token", "INTEGER"),
+];
+
+/// Flags as stored: sorted, deduplicated, space-separated (IMAP flags hold no spaces), without
+/// `\Recent`. An empty set is the empty string; NULL means not recorded.
+pub fn flags_text(flags: &[String]) -> String {
+    let mut v: Vec<&str> = flags
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("\\Recent"))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v.join(" ")
+}
+
+fn flags_of(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
@@ -88,6 +119,9 @@ pub struct FolderState {
     pub source_uidnext: Option<u32>,
     pub source_messages: Option<u32>,
     pub source_highestmodseq: Option<u64>,
+    /// The source's change token ([`crate::side::Source::change_token`]) taken before the folder
+    /// was last listed; equal now means untouched since.
+    pub source_token: Option<u64>,
     pub complete: bool,
 }
 
@@ -100,6 +134,8 @@ pub struct Intent {
     pub identity: String,
     /// Every destination UID assigned after this intent is at least this (for settling).
     pub dest_uid_floor: Option<u32>,
+    /// Flags and keywords sent with the message (the baseline for later flag changes).
+    pub flags: Vec<String>,
 }
 
 /// An unsettled intent found at start-up.
@@ -127,8 +163,37 @@ pub struct MessageRow {
 }
 
 /// A message found on the destination already: (source key, source UID, size, identity,
-/// destination (UIDVALIDITY, UID)).
-pub type PresentRow = (String, Option<u32>, u64, String, Option<(u32, u32)>);
+/// destination (UIDVALIDITY, UID), the source's flags).
+pub type PresentRow = (
+    String,
+    Option<u32>,
+    u64,
+    String,
+    Option<(u32, u32)>,
+    Vec<String>,
+);
+
+/// Where a settled message of a source folder is on the destination, and the flags recorded for
+/// it (`None`: recorded before flags were kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopiedRow {
+    pub source_uid: Option<u32>,
+    pub dest_folder: String,
+    pub dest_uidvalidity: Option<u32>,
+    pub dest_uid: Option<u32>,
+    pub flags: Option<Vec<String>>,
+}
+
+/// A settled message whose destination UIDVALIDITY is not the folder's current one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleDestRow {
+    pub source_folder: String,
+    pub source_uidvalidity: u32,
+    pub source_key: String,
+    pub size: u64,
+    pub identity: String,
+    pub dest_uidvalidity: u32,
+}
 
 /// A failure or skip row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +212,8 @@ pub struct FailureRow {
 pub struct StateDb {
     conn: Connection,
     path: PathBuf,
+    /// Held for as long as the ledger is open for writing (see [`StateLock`]).
+    _lock: Option<StateLock>,
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> SyncError + '_ {
@@ -156,9 +223,129 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> SyncError + '_ {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// One writing run per state file
+
+/// The lock file beside a state file: `sync.sqlite` -> `sync.sqlite.lock`. A sibling, not the
+/// SQLite file itself: SQLite takes its own locks on that one.
+pub fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// An advisory lock (flock / LockFileEx) on the state file's `.lock` sibling, held while this
+/// value lives. Two syncs on one ledger (a consultant's script and the app) would both see the
+/// same messages as "not yet copied" and both append them: so a writing run holds it exclusively
+/// for its whole length, and a second one stops at once. The system drops the lock when the
+/// process ends, even by SIGKILL: there is never a stale lock to delete by hand.
+///
+/// Readers (dry run, verify) take it shared only for the moment they copy the ledger into memory
+/// ([`StateDb::open_read_only`]); while a sync runs they read SQLite's own consistent snapshot
+/// instead, so `ferry verify` may run alongside a sync (it then reports messages still in flight
+/// as missing).
+#[derive(Debug)]
+pub struct StateLock {
+    file: std::fs::File,
+    exclusive: bool,
+}
+
+impl StateLock {
+    /// Takes the exclusive lock of `state`'s ledger without waiting, and records this process
+    /// in the lock file for whoever is refused next.
+    pub fn exclusive(state: &Path) -> Result<StateLock, SyncError> {
+        use std::io::{Read, Seek, Write};
+        let lock = lock_path(state);
+        let fail = |detail: String| SyncError::State {
+            path: state.to_path_buf(),
+            detail,
+        };
+        // Not truncated on open: the holder's line must survive until we own the lock.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(|e| fail(format!("cannot open its lock file {}: {e}", lock.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(fail(busy_text(&lock, holder.trim())));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail(format!("cannot lock {}: {e}", lock.display())))
+            }
+        }
+        let line = format!(
+            "process {} started {}\n",
+            std::process::id(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        let record = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(line.as_bytes()));
+        if let Err(e) = record {
+            // The lock holds all the same; only the refusal message of a second run is poorer.
+            tracing::warn!(lock = %lock.display(), "cannot record this process in the lock file: {e}");
+        }
+        Ok(StateLock {
+            file,
+            exclusive: true,
+        })
+    }
+
+    /// Takes the lock shared without waiting, for reading the ledger while no sync writes it.
+    /// `None`: a sync holds it (or there is no lock file: a ledger no sync has locked yet, which
+    /// a reader does not create).
+    fn shared(state: &Path) -> Option<StateLock> {
+        let file = std::fs::File::open(lock_path(state)).ok()?;
+        file.try_lock_shared().ok()?;
+        Some(StateLock {
+            file,
+            exclusive: false,
+        })
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Empty while nobody writes: a refused sync then knows the holder is a reader.
+        if self.exclusive {
+            let _ = self.file.set_len(0);
+        }
+    }
+}
+
+fn busy_text(lock: &Path, holder: &str) -> String {
+    let who = if holder.is_empty() {
+        "a Ferry dry run or verify is reading it".to_string()
+    } else {
+        format!(
+            "another Ferry run is using it ({holder}; lock file {})",
+            lock.display()
+        )
+    };
+    let stop = holder
+        .strip_prefix("process ")
+        .and_then(|rest| rest.split(' ').next())
+        .map(|pid| format!(", or stop it (kill {pid})"))
+        .unwrap_or_default();
+    format!(
+        "{who}. Two runs on one state file could copy messages twice, so this run stopped before \
+         touching anything. Wait for that run to finish{stop}, then run again; to run at the same \
+         time on other accounts, give this run its own --state file"
+    )
+}
+
 impl StateDb {
-    /// Opens (creating if needed) the state file. WAL + synchronous=FULL: a committed intent
-    /// survives a kill or a power cut, which is what makes "never copy twice" hold.
+    /// Opens (creating if needed) the state file, for a run that writes it: holds the exclusive
+    /// [`StateLock`] for as long as the `StateDb` lives, and fails at once when another run holds
+    /// it. WAL + synchronous=FULL: a committed intent survives a kill or a power cut, which is
+    /// what makes "never copy twice" hold.
     pub fn open(path: &Path) -> Result<StateDb, SyncError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| SyncError::State {
@@ -166,6 +353,7 @@ impl StateDb {
                 detail: format!("cannot create its folder: {e}"),
             })?;
         }
+        let lock = StateLock::exclusive(path)?;
         let conn = Connection::open(path).map_err(db_err(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db_err(path))?;
@@ -174,9 +362,24 @@ impl StateDb {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
+        for (table, column, kind) in ADDED_COLUMNS {
+            let has: bool = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+                    params![column],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db_err(path))?
+                > 0;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                    .map_err(db_err(path))?;
+            }
+        }
         Ok(StateDb {
             conn,
             path: path.to_path_buf(),
+            _lock: Some(lock),
         })
     }
 
@@ -195,7 +398,8 @@ impl StateDb {
     ) -> Result<Option<FolderState>, SyncError> {
         self.conn
             .query_row(
-                "SELECT dest_folder, source_uidvalidity, source_uidnext, source_messages, source_highestmodseq, complete
+                "SELECT dest_folder, source_uidvalidity, source_uidnext, source_messages, source_highestmodseq, complete,
+                    source_token
                  FROM folder WHERE account = ?1 AND source_folder = ?2",
                 params![account, source_folder],
                 |r| {
@@ -206,6 +410,7 @@ impl StateDb {
                         source_messages: r.get(3)?,
                         source_highestmodseq: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
                         complete: r.get::<_, i64>(5)? != 0,
+                        source_token: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
                     })
                 },
             )
@@ -222,10 +427,11 @@ impl StateDb {
         self.conn
             .execute(
                 "INSERT INTO folder (account, source_folder, dest_folder, source_uidvalidity, source_uidnext,
-                    source_messages, source_highestmodseq, complete, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    source_messages, source_highestmodseq, complete, updated_at, source_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (account, source_folder) DO UPDATE SET dest_folder = ?3, source_uidvalidity = ?4,
-                    source_uidnext = ?5, source_messages = ?6, source_highestmodseq = ?7, complete = ?8, updated_at = ?9",
+                    source_uidnext = ?5, source_messages = ?6, source_highestmodseq = ?7, complete = ?8, updated_at = ?9,
+                    source_token = ?10",
                 params![
                     account,
                     source_folder,
@@ -235,7 +441,8 @@ impl StateDb {
                     st.source_messages,
                     st.source_highestmodseq.map(|v| v as i64),
                     st.complete as i64,
-                    now()
+                    now(),
+                    st.source_token.map(|v| v as i64)
                 ],
             )
             .map_err(self.err())?;
@@ -297,10 +504,10 @@ impl StateDb {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
-                        identity, dest_folder, dest_uid_floor, state, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10)
+                        identity, dest_folder, dest_uid_floor, state, updated_at, flags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?11)
                      ON CONFLICT DO UPDATE SET state = 'intent', dest_folder = ?8, dest_uid_floor = ?9,
-                        identity = ?7, size = ?6, updated_at = ?10",
+                        identity = ?7, size = ?6, updated_at = ?10, flags = ?11",
                 )
                 .map_err(self.err())?;
             let t = now();
@@ -315,7 +522,8 @@ impl StateDb {
                     i.identity,
                     dest_folder,
                     i.dest_uid_floor,
-                    t
+                    t,
+                    flags_text(&i.flags)
                 ])
                 .map_err(self.err())?;
             }
@@ -392,14 +600,14 @@ impl StateDb {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
-                        identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'present', ?11)
+                        identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at, flags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'present', ?11, ?12)
                      ON CONFLICT DO UPDATE SET state = 'present', dest_folder = ?8, dest_uidvalidity = ?9,
-                        dest_uid = ?10, updated_at = ?11",
+                        dest_uid = ?10, updated_at = ?11, flags = ?12",
                 )
                 .map_err(self.err())?;
             let t = now();
-            for (key, uid, size, identity, dest) in rows {
+            for (key, uid, size, identity, dest, flags) in rows {
                 stmt.execute(params![
                     account,
                     source_folder,
@@ -411,7 +619,8 @@ impl StateDb {
                     dest_folder,
                     dest.map(|d| d.0),
                     dest.map(|d| d.1),
-                    t
+                    t,
+                    flags_text(flags)
                 ])
                 .map_err(self.err())?;
             }
@@ -482,31 +691,181 @@ impl StateDb {
             .map_err(self.err())
     }
 
-    /// Where the settled messages of a source folder (this UIDVALIDITY) landed, by source UID:
-    /// (destination folder, destination UIDVALIDITY, destination UID). Rows without a known
-    /// destination UID (no UIDPLUS) are left out.
-    pub fn dest_uids(
+    /// Where the settled messages of a source folder (this UIDVALIDITY) landed and the flags
+    /// recorded for them, by source key.
+    pub fn copied_rows(
         &self,
         account: &str,
         source_folder: &str,
         source_uidvalidity: u32,
-    ) -> Result<HashMap<u32, (String, u32, u32)>, SyncError> {
+    ) -> Result<HashMap<String, CopiedRow>, SyncError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT source_uid, dest_folder, dest_uidvalidity, dest_uid FROM message
+                "SELECT source_key, source_uid, dest_folder, dest_uidvalidity, dest_uid, flags FROM message
                  WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3
-                   AND state != 'intent' AND source_uid IS NOT NULL
-                   AND dest_uid IS NOT NULL AND dest_uidvalidity IS NOT NULL",
+                   AND state IN ('copied', 'present')",
             )
             .map_err(self.err())?;
         let rows = stmt
             .query_map(params![account, source_folder, source_uidvalidity], |r| {
-                Ok((r.get::<_, u32>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    CopiedRow {
+                        source_uid: r.get(1)?,
+                        dest_folder: r.get(2)?,
+                        dest_uidvalidity: r.get(3)?,
+                        dest_uid: r.get(4)?,
+                        flags: r.get::<_, Option<String>>(5)?.as_deref().map(flags_of),
+                    },
+                ))
             })
             .map_err(self.err())?;
         rows.collect::<Result<HashMap<_, _>, _>>()
             .map_err(self.err())
+    }
+
+    /// Records the flags a source folder's messages now have on the destination, by source key.
+    pub fn set_flags(
+        &self,
+        account: &str,
+        source_folder: &str,
+        source_uidvalidity: u32,
+        flags: &[(String, Vec<String>)],
+    ) -> Result<(), SyncError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE message SET flags = ?5, updated_at = ?6
+                     WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3 AND source_key = ?4",
+                )
+                .map_err(self.err())?;
+            let t = now();
+            for (key, f) in flags {
+                stmt.execute(params![
+                    account,
+                    source_folder,
+                    source_uidvalidity,
+                    key,
+                    flags_text(f),
+                    t
+                ])
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// Whether the ledger knows destination UIDs in this folder (then a change of its
+    /// UIDVALIDITY matters).
+    pub fn has_dest_uids(&self, account: &str, dest_folder: &str) -> Result<bool, SyncError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM message WHERE account = ?1 AND dest_folder = ?2
+                   AND state IN ('copied', 'present') AND dest_uidvalidity IS NOT NULL)",
+                params![account, dest_folder],
+                |r| r.get::<_, bool>(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Settled messages of a destination folder recorded under another destination UIDVALIDITY
+    /// than `current` (the folder was deleted and recreated, or the host restored).
+    pub fn stale_dest_rows(
+        &self,
+        account: &str,
+        dest_folder: &str,
+        current: u32,
+    ) -> Result<Vec<StaleDestRow>, SyncError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source_folder, source_uidvalidity, source_key, size, identity, dest_uidvalidity
+                 FROM message WHERE account = ?1 AND dest_folder = ?2 AND state IN ('copied', 'present')
+                   AND dest_uidvalidity IS NOT NULL AND dest_uidvalidity != ?3",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![account, dest_folder, current], |r| {
+                Ok(StaleDestRow {
+                    source_folder: r.get(0)?,
+                    source_uidvalidity: r.get(1)?,
+                    source_key: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    identity: r.get(4)?,
+                    dest_uidvalidity: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// After a destination UIDVALIDITY change, in one transaction: rows found again on the
+    /// destination move to their new UID (`found`: row, new UID), rows not found are dropped
+    /// (`gone`) and their source folders are marked for a full listing, so that exactly those
+    /// messages are copied again.
+    pub fn rebind_dest(
+        &self,
+        account: &str,
+        dest_folder: &str,
+        new_uidvalidity: u32,
+        found: &[(&StaleDestRow, u32)],
+        gone: &[&StaleDestRow],
+    ) -> Result<(), SyncError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        {
+            let t = now();
+            let mut up = tx
+                .prepare_cached(
+                    "UPDATE message SET dest_uidvalidity = ?6, dest_uid = ?7, updated_at = ?8
+                     WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3 AND source_key = ?4
+                       AND dest_folder = ?5",
+                )
+                .map_err(self.err())?;
+            for (row, uid) in found {
+                up.execute(params![
+                    account,
+                    row.source_folder,
+                    row.source_uidvalidity,
+                    row.source_key,
+                    dest_folder,
+                    new_uidvalidity,
+                    uid,
+                    t
+                ])
+                .map_err(self.err())?;
+            }
+            let mut del = tx
+                .prepare_cached(
+                    "DELETE FROM message WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3
+                       AND source_key = ?4 AND dest_folder = ?5",
+                )
+                .map_err(self.err())?;
+            let mut reopen = tx
+                .prepare_cached(
+                    "UPDATE folder SET source_uidnext = NULL, complete = 0, source_token = NULL, updated_at = ?3
+                     WHERE account = ?1 AND source_folder = ?2",
+                )
+                .map_err(self.err())?;
+            let mut reopened = HashSet::new();
+            for row in gone {
+                del.execute(params![
+                    account,
+                    row.source_folder,
+                    row.source_uidvalidity,
+                    row.source_key,
+                    dest_folder
+                ])
+                .map_err(self.err())?;
+                if reopened.insert(row.source_folder.as_str()) {
+                    reopen
+                        .execute(params![account, row.source_folder, t])
+                        .map_err(self.err())?;
+                }
+            }
+        }
+        tx.commit().map_err(self.err())
     }
 
     /// All message rows of a source folder (any UIDVALIDITY), for verification and re-identification.
@@ -671,6 +1030,112 @@ impl StateDb {
     }
 }
 
+impl StateDb {
+    /// The ledger for a run that changes nothing (a dry run, a verification): a copy in memory of
+    /// the state file as it is, or an empty ledger when there is no file. Nothing is written on
+    /// disk, not even SQLite's -wal/-shm files (the file is read as immutable when no sync has
+    /// it open). Costs memory about the size of the state file.
+    pub fn open_read_only(path: &Path) -> Result<StateDb, SyncError> {
+        let err = db_err(path);
+        let conn = Connection::open_in_memory().map_err(&err)?;
+        conn.execute_batch(SCHEMA).map_err(&err)?;
+        let db = StateDb {
+            conn,
+            path: path.to_path_buf(),
+            _lock: None,
+        };
+        if !path.exists() {
+            return Ok(db);
+        }
+        // Shared while copying: a sync cannot start (and checkpoint into the file) mid-copy.
+        // Refused (a sync runs): that sync keeps the -wal/-shm files open, and reading through
+        // them gives a consistent snapshot without creating anything.
+        let lock = StateLock::shared(path);
+        let wal = {
+            let mut w = path.as_os_str().to_owned();
+            w.push("-wal");
+            PathBuf::from(w)
+        };
+        let writer_may_run = lock.is_none() && lock_path(path).exists();
+        let immutable = !writer_may_run && !wal.exists();
+        let absolute = std::fs::canonicalize(path).map_err(|e| SyncError::State {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let uri = format!(
+            "{}?mode=ro{}",
+            sqlite_file_uri(&absolute),
+            if immutable { "&immutable=1" } else { "" }
+        );
+        db.conn
+            .execute("ATTACH DATABASE ?1 AS disk", params![uri])
+            .map_err(&err)?;
+        let copied = db.copy_attached();
+        let detached = db.conn.execute_batch("DETACH DATABASE disk");
+        drop(lock);
+        copied.map_err(&err)?;
+        detached.map_err(&err)?;
+        Ok(db)
+    }
+
+    /// Copies every table of the attached `disk` ledger into this one, column by column as far as
+    /// both have them (an older file lacks newer columns: NULL, "not recorded").
+    fn copy_attached(&self) -> Result<(), rusqlite::Error> {
+        let columns = |schema: &str, table: &str| -> Result<Vec<String>, rusqlite::Error> {
+            let mut st = self
+                .conn
+                .prepare("SELECT name FROM pragma_table_info(?1, ?2)")?;
+            let names = st
+                .query_map(params![table, schema], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(names)
+        };
+        let tables: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
+            let names = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            names
+        };
+        for table in tables {
+            let theirs = columns("disk", &table)?;
+            let common: Vec<String> = columns("main", &table)?
+                .into_iter()
+                .filter(|c| theirs.contains(c))
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            if common.is_empty() {
+                continue;
+            }
+            let list = common.join(", ");
+            self.conn.execute_batch(&format!(
+                "INSERT INTO main.\"{table}\" ({list}) SELECT {list} FROM disk.\"{table}\""
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// `file:` URI of an absolute path, for SQLite's URI parameters (`mode=ro`, `immutable=1`).
+fn sqlite_file_uri(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut out = String::from(if text.starts_with('/') {
+        "file:"
+    } else {
+        "file:/"
+    });
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,6 +1147,7 @@ mod tests {
             size: 100,
             identity: format!("m:{key}"),
             dest_uid_floor: floor,
+            flags: vec!["\\Seen".into()],
         }
     }
 
@@ -734,6 +1200,7 @@ mod tests {
             source_uidnext: Some(10),
             source_messages: Some(9),
             source_highestmodseq: Some(u64::from(u32::MAX) + 5),
+            source_token: Some(u64::MAX - 3),
             complete: true,
         };
         db.put_folder("a", "Sent", &st).unwrap();
@@ -766,5 +1233,140 @@ mod tests {
             db.settled_keys("a", "Sent", 30).unwrap(),
             HashSet::from(["40".to_string()])
         );
+    }
+
+    #[test]
+    fn an_old_state_file_gets_the_new_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            // The schema as released before flags and change tokens were recorded.
+            let old = SCHEMA
+                .replace("    flags TEXT,\n", "")
+                .replace("    source_token INTEGER,\n", "");
+            assert_ne!(old, SCHEMA);
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&old).unwrap();
+            conn.execute(
+                "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
+                    identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at)
+                 VALUES ('a', 'INBOX', 7, '1', 1, 10, 'm:1', 'INBOX', 50, 3, 'copied', 'then')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO folder (account, source_folder, dest_folder, source_uidvalidity, source_uidnext,
+                    source_messages, complete, updated_at)
+                 VALUES ('a', 'INBOX', 'INBOX', 7, 2, 1, 1, 'then')",
+                [],
+            )
+            .unwrap();
+        }
+        let db = StateDb::open(&path).unwrap();
+        let rows = db.copied_rows("a", "INBOX", 7).unwrap();
+        assert_eq!(rows["1"].flags, None, "not recorded before the migration");
+        assert_eq!(rows["1"].dest_uid, Some(3));
+        assert_eq!(db.folder("a", "INBOX").unwrap().unwrap().source_token, None);
+        db.set_flags("a", "INBOX", 7, &[("1".into(), vec!["\\Seen".into()])])
+            .unwrap();
+        drop(db);
+        // Opening again finds the columns there and changes nothing.
+        let db = StateDb::open(&path).unwrap();
+        assert_eq!(
+            db.copied_rows("a", "INBOX", 7).unwrap()["1"].flags,
+            Some(vec!["\\Seen".to_string()])
+        );
+    }
+
+    #[test]
+    fn flags_are_recorded_sorted_without_recent() {
+        assert_eq!(
+            flags_text(&[
+                "\\Seen".into(),
+                "$Label1".into(),
+                "\\Recent".into(),
+                "\\Seen".into()
+            ]),
+            "$Label1 \\Seen"
+        );
+        assert_eq!(flags_text(&[]), "");
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join("s.db")).unwrap();
+        db.write_intents("a", "INBOX", 7, "INBOX", &[intent("1", Some(1))])
+            .unwrap();
+        // An intent is not settled: no row to compare flags against yet.
+        assert!(db.copied_rows("a", "INBOX", 7).unwrap().is_empty());
+        db.settle("a", "INBOX", 7, &[("1".into(), Some((50, 9)))], &[])
+            .unwrap();
+        let present: PresentRow = (
+            "2".into(),
+            Some(2),
+            10,
+            "m:2".into(),
+            Some((50, 10)),
+            vec![],
+        );
+        db.record_present("a", "INBOX", 7, "INBOX", &[present])
+            .unwrap();
+        let rows = db.copied_rows("a", "INBOX", 7).unwrap();
+        assert_eq!(rows["1"].flags, Some(vec!["\\Seen".to_string()]));
+        assert_eq!(rows["2"].flags, Some(vec![]));
+        assert_eq!(rows["2"].dest_uid, Some(10));
+    }
+
+    #[test]
+    fn a_recreated_destination_folder_rebinds_found_rows_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join("s.db")).unwrap();
+        let st = FolderState {
+            dest_folder: "Archive".into(),
+            source_uidvalidity: 7,
+            source_uidnext: Some(4),
+            source_messages: Some(3),
+            source_highestmodseq: Some(9),
+            source_token: Some(1),
+            complete: true,
+        };
+        db.put_folder("a", "Old", &st).unwrap();
+        db.put_folder("a", "Other", &st).unwrap();
+        let intents: Vec<_> = ["1", "2", "3"].iter().map(|k| intent(k, None)).collect();
+        db.write_intents("a", "Old", 7, "Archive", &intents)
+            .unwrap();
+        db.settle(
+            "a",
+            "Old",
+            7,
+            &[
+                ("1".into(), Some((50, 1))),
+                ("2".into(), Some((50, 2))),
+                ("3".into(), Some((60, 1))),
+            ],
+            &[],
+        )
+        .unwrap();
+        // Row 3 is already under the new UIDVALIDITY 60: not stale.
+        let stale = db.stale_dest_rows("a", "Archive", 60).unwrap();
+        assert_eq!(stale.len(), 2, "{stale:?}");
+        assert!(stale.iter().all(|r| r.dest_uidvalidity == 50));
+        let one = stale.iter().find(|r| r.source_key == "1").unwrap();
+        let two = stale.iter().find(|r| r.source_key == "2").unwrap();
+        db.rebind_dest("a", "Archive", 60, &[(one, 5)], &[two])
+            .unwrap();
+        assert!(db.stale_dest_rows("a", "Archive", 60).unwrap().is_empty());
+        assert_eq!(
+            db.claimed_dest_uids("a", "Archive", 60).unwrap(),
+            HashSet::from([1, 5])
+        );
+        assert_eq!(
+            db.settled_keys("a", "Old", 7).unwrap(),
+            HashSet::from(["1".to_string(), "3".to_string()])
+        );
+        // The folder that lost a message is listed in full next time; the other is untouched.
+        let old = db.folder("a", "Old").unwrap().unwrap();
+        assert_eq!(
+            (old.complete, old.source_uidnext, old.source_token),
+            (false, None, None)
+        );
+        assert_eq!(db.folder("a", "Other").unwrap().unwrap(), st);
     }
 }
