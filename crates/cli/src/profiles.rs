@@ -42,16 +42,6 @@ pub enum LoginArg {
     LocalPart,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy)]
-pub enum VaultArg {
-    /// The macOS Keychain.
-    Keychain,
-    /// The Secret Service (GNOME Keyring, KWallet) on Linux.
-    SecretService,
-    /// Ferry's encrypted password file (`--vault-file`).
-    File,
-}
-
 #[derive(clap::Args)]
 pub struct ExportArgs {
     /// Folder to write the profiles, manifest.csv and all-profiles.plist into.
@@ -103,13 +93,10 @@ pub struct ExportArgs {
     /// files then hold passwords in clear: hand them out privately and delete them afterwards.
     #[arg(long)]
     pub with_passwords: bool,
-    /// Where the passwords are (with --with-passwords); default: Keychain on macOS, Secret Service
-    /// elsewhere.
-    #[arg(long, value_enum)]
-    pub vault: Option<VaultArg>,
-    /// The encrypted password file, for --vault file.
-    #[arg(long, value_name = "FILE")]
-    pub vault_file: Option<PathBuf>,
+    /// Where the passwords are (with --with-passwords): the same store and flags as
+    /// `ferry credentials` and `ferry sync` (--vault, --vault-file, FERRY_VAULT_PASSPHRASE).
+    #[command(flatten)]
+    pub vault: crate::sync::VaultArgs,
     /// With Microsoft 365 or Google, also add the IMAP account next to the Exchange/Google one.
     #[arg(long)]
     pub imap_too: bool,
@@ -144,7 +131,8 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<std::process::ExitCode> {
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| inventory.hostname.clone());
     let vault = if args.with_passwords {
-        Some(open_vault(args)?)
+        // One code path for every command that reads the vault.
+        Some(crate::sync::open_vault(&args.vault).map_err(|e| anyhow::anyhow!(e))?)
     } else {
         None
     };
@@ -243,30 +231,6 @@ fn signing(args: &ExportArgs) -> anyhow::Result<Option<Signing>> {
         path: path.clone(),
         password,
     }))
-}
-
-fn open_vault(args: &ExportArgs) -> anyhow::Result<Box<dyn ferry_vault::Vault>> {
-    let kind = args.vault.unwrap_or(if cfg!(target_os = "macos") {
-        VaultArg::Keychain
-    } else {
-        VaultArg::SecretService
-    });
-    let backend = match kind {
-        VaultArg::Keychain => ferry_vault::Backend::Keychain,
-        VaultArg::SecretService => ferry_vault::Backend::SecretService,
-        VaultArg::File => {
-            let path = args
-                .vault_file
-                .clone()
-                .context("--vault file needs --vault-file FILE")?;
-            let passphrase = secret_from_env_or_prompt(
-                "FERRY_VAULT_PASSPHRASE",
-                &format!("Passphrase of {}: ", path.display()),
-            )?;
-            ferry_vault::Backend::File { path, passphrase }
-        }
-    };
-    ferry_vault::open(backend).context("cannot open the password store")
 }
 
 fn secret_from_env_or_prompt(var: &str, prompt: &str) -> anyhow::Result<SecretString> {

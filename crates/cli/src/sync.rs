@@ -88,8 +88,14 @@ fn pin(mut u: ImapUrl, pin: &Option<String>) -> ImapUrl {
 }
 
 /// The vault `ferry credentials` uses: the same FERRY_VAULT / FERRY_VAULT_FILE choice, the file's
-/// passphrase from FERRY_VAULT_PASSPHRASE or a prompt.
-fn open_vault(v: &VaultArgs) -> Result<Box<dyn ferry_vault::Vault>, String> {
+/// passphrase from FERRY_VAULT_PASSPHRASE or a prompt. `ferry profiles` opens it here too.
+pub(crate) fn open_vault(v: &VaultArgs) -> Result<Box<dyn ferry_vault::Vault>, String> {
+    open_vault_asking(v, true)
+}
+
+/// `ask`: may prompt for the file's passphrase on the terminal (not when another source of the
+/// password exists: a script with FERRY_DEST_PASSWORD must not stop at a prompt).
+fn open_vault_asking(v: &VaultArgs, ask: bool) -> Result<Box<dyn ferry_vault::Vault>, String> {
     use ferry_project::credentials::{open_vault, VaultChoice};
     let choice = VaultChoice::parse(&v.vault).ok_or_else(|| {
         format!(
@@ -100,6 +106,12 @@ fn open_vault(v: &VaultArgs) -> Result<Box<dyn ferry_vault::Vault>, String> {
     let mut passphrase = |path: &std::path::Path| {
         if let Ok(value) = std::env::var("FERRY_VAULT_PASSPHRASE") {
             return Ok(SecretString::from(value));
+        }
+        if !ask {
+            return Err(ferry_vault::VaultError::Unavailable {
+                backend: "password file",
+                reason: "FERRY_VAULT_PASSPHRASE is not set".into(),
+            });
         }
         rpassword::prompt_password(format!(
             "Passphrase of the password file {}: ",
@@ -114,12 +126,11 @@ fn open_vault(v: &VaultArgs) -> Result<Box<dyn ferry_vault::Vault>, String> {
     open_vault(choice, v.vault_file.as_deref(), &mut passphrase).map_err(|e| e.to_string())
 }
 
-/// Which password store to read when a password is not in the environment.
+/// Which password store to read (the one `ferry credentials` fills).
 #[derive(clap::Args, Debug)]
 pub struct VaultArgs {
-    /// Password store for passwords not in FERRY_SOURCE_PASSWORD / FERRY_DEST_PASSWORD: auto
-    /// (Keychain on macOS; on Linux the Secret Service, else the encrypted file), keychain,
-    /// secret-service or file.
+    /// Password store: auto (Keychain on macOS; on Linux the Secret Service, else the encrypted
+    /// file), keychain, secret-service or file.
     #[arg(long, env = "FERRY_VAULT", default_value = "auto")]
     vault: String,
     /// The encrypted password file (passphrase from FERRY_VAULT_PASSPHRASE or a prompt).
@@ -150,6 +161,50 @@ fn account(
         user,
         password,
     })
+}
+
+/// Passwords of accounts-file logins the file does not carry (every destination login in
+/// Microsoft's format): the vault's entry for (host, login), where `ferry credentials import` and
+/// `ferry credentials set` put it, else FERRY_SOURCE_PASSWORD / FERRY_DEST_PASSWORD (one password
+/// for every account, e.g. an admin's). The vault is opened once, on the first need.
+struct RowPasswords<'a> {
+    args: &'a VaultArgs,
+    vault: Option<Result<Box<dyn ferry_vault::Vault>, String>>,
+}
+
+impl RowPasswords<'_> {
+    fn get(&mut self, which: &'static str, host: &str, user: &str) -> Result<SecretString, String> {
+        let env = if which == "source" {
+            SOURCE_PW
+        } else {
+            DEST_PW
+        };
+        let args = self.args;
+        let vault = self.vault.get_or_insert_with(|| {
+            let fallback = password(SOURCE_PW).is_some() || password(DEST_PW).is_some();
+            open_vault_asking(args, !fallback)
+        });
+        let problem = match vault {
+            Ok(v) => match v.get(host, user) {
+                Ok(Some(secret)) if !secret.is_empty() => return Ok(secret.to_secret_string()),
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            },
+            Err(e) => Some(e.clone()),
+        };
+        if let Some(p) = password(env) {
+            return Ok(p);
+        }
+        let problem = problem
+            .map(|p| format!(" (the password store could not be read: {p})"))
+            .unwrap_or_default();
+        Err(format!(
+            "no password for the {which} login {user:?} at {host}{problem}: store it with \
+             `ferry credentials set {user} --host {host}` (it reads the password from the \
+             terminal or standard input), or import a password file with `ferry credentials \
+             import`, or set {env} for every account; never on the command line"
+        ))
+    }
 }
 
 fn rules(args: &SyncArgs) -> anyhow::Result<MappingRules> {
@@ -191,13 +246,16 @@ fn pairs(args: &SyncArgs) -> anyhow::Result<Vec<AccountPair>> {
     if let Some(path) = &args.accounts {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the accounts file {}", path.display()))?;
-        let dest_pw = password(DEST_PW);
+        let mut lookup = RowPasswords {
+            args: &args.vault,
+            vault: None,
+        };
         return Ok(parse_accounts(
             path,
             &text,
             source_url.as_ref(),
             dest_url.as_ref(),
-            dest_pw.as_ref(),
+            &mut |which, host, user| lookup.get(which, host, user),
         )?);
     }
     let Some(dest_url) = dest_url else {
@@ -365,6 +423,17 @@ fn print_sync(r: &SyncReport, dry_run: bool) {
         r.bytes_per_second / 1e6,
         r.state_file
     );
+    if dry_run && r.fatal == 0 {
+        if r.copied == 0 {
+            println!("nothing to copy: every message is on the destination already, or listed as skipped (dry run; nothing was changed)");
+        } else {
+            println!(
+                "a real run would copy {} messages ({}) (dry run; nothing was changed)",
+                r.copied,
+                mb(r.bytes)
+            );
+        }
+    }
     if !dry_run {
         println!(
             "{}",

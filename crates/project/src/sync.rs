@@ -55,7 +55,8 @@ pub enum SyncSetupError {
     },
     #[error("the source Maildir store {path}: {reason}")]
     Maildir { path: PathBuf, reason: String },
-    #[error("{0}")]
+    // Transparent: "{0}" with a source would print the message twice in an error chain.
+    #[error(transparent)]
     Sync(#[from] ferry_sync::SyncError),
 }
 
@@ -235,17 +236,23 @@ pub fn resolve_password(
     }
 }
 
+/// Gives the password of a login an accounts file names without one: called with ("source" or
+/// "destination", host, login); the error says what to do and becomes the line's error.
+pub type PasswordLookup<'a> =
+    dyn FnMut(&'static str, &str, &str) -> Result<SecretString, String> + 'a;
+
 /// Parses an accounts file: imapsync's `host1;user1;password1;host2;user2;password2` lines, or
 /// Microsoft's CSV with the header `EmailAddress,UserName,Password` (source login `UserName` /
-/// `Password` on the `--source` host, destination `EmailAddress` on the `--dest` host with the
-/// password from `dest_password`). Blank lines and `#` comments are skipped. Hosts in imapsync
-/// lines may carry a port (`host:993`); security and pinning come from the templates.
+/// `Password` on the `--source` host, destination `EmailAddress` on the `--dest` host). A
+/// password the file does not give (every destination one in Microsoft's format, an empty field
+/// elsewhere) comes from `password_for`. Blank lines and `#` comments are skipped. Hosts in
+/// imapsync lines may carry a port (`host:993`); security and pinning come from the templates.
 pub fn parse_accounts(
     path: &Path,
     text: &str,
     source_template: Option<&ImapUrl>,
     dest_template: Option<&ImapUrl>,
-    dest_password: Option<&SecretString>,
+    password_for: &mut PasswordLookup<'_>,
 ) -> Result<Vec<AccountPair>, SyncSetupError> {
     let err = |line: usize, reason: String| SyncSetupError::AccountsFile {
         path: path.to_path_buf(),
@@ -315,12 +322,6 @@ pub fn parse_accounts(
                     .into(),
             )
         })?;
-        let dest_password = dest_password.ok_or(SyncSetupError::NoPassword {
-            which: "destination",
-            user: "(every EmailAddress)".into(),
-            host: dst.endpoint.host.clone(),
-            env: "FERRY_DEST_PASSWORD",
-        })?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -341,16 +342,24 @@ pub fn parse_accounts(
                     "EmailAddress and UserName must not be empty".into(),
                 ));
             }
+            // The row's password is the source login's (Microsoft's meaning of the column).
+            let source_password = if pw.is_empty() {
+                password_for("source", &src.endpoint.host, user).map_err(|r| err(i + 1, r))?
+            } else {
+                SecretString::from(pw.to_string())
+            };
+            let dest_password = password_for("destination", &dst.endpoint.host, email)
+                .map_err(|r| err(i + 1, r))?;
             out.push(AccountPair {
                 source: SourceSpec::Imap(ImapAccount {
                     endpoint: src.endpoint.clone(),
                     user: user.to_string(),
-                    password: SecretString::from(pw.to_string()),
+                    password: source_password,
                 }),
                 dest: ImapAccount {
                     endpoint: dst.endpoint.clone(),
                     user: email.to_string(),
-                    password: dest_password.clone(),
+                    password: dest_password,
                 },
             });
         }
@@ -369,16 +378,25 @@ pub fn parse_accounts(
         }
         let src = endpoint_for(f[0].trim(), source_template).map_err(|r| err(no, r))?;
         let dst = endpoint_for(f[3].trim(), dest_template).map_err(|r| err(no, r))?;
+        let mut given = |which, ep: &Endpoint, user: &str, pw: &str| {
+            if pw.is_empty() {
+                password_for(which, &ep.host, user).map_err(|r| err(no, r))
+            } else {
+                Ok(SecretString::from(pw.to_string()))
+            }
+        };
+        let source_password = given("source", &src, f[1].trim(), f[2])?;
+        let dest_password = given("destination", &dst, f[4].trim(), f[5])?;
         out.push(AccountPair {
             source: SourceSpec::Imap(ImapAccount {
                 endpoint: src,
                 user: f[1].trim().to_string(),
-                password: SecretString::from(f[2].to_string()),
+                password: source_password,
             }),
             dest: ImapAccount {
                 endpoint: dst,
                 user: f[4].trim().to_string(),
-                password: SecretString::from(f[5].to_string()),
+                password: dest_password,
             },
         });
     }
@@ -495,9 +513,12 @@ fn source_of(spec: &SourceSpec, connections: usize) -> Result<AnySource, SyncSet
     })
 }
 
+/// `read_only` (dry run, verify): the ledger copied into memory, nothing written anywhere; else
+/// the file, locked against a second writing run for as long as the run lasts.
 fn open_state(
     opts: &RunOptions,
     pairs: &[AccountPair],
+    read_only: bool,
 ) -> Result<(Arc<Mutex<StateDb>>, PathBuf), SyncSetupError> {
     let path = opts.state.clone().unwrap_or_else(|| {
         default_state_path(
@@ -506,7 +527,11 @@ fn open_state(
                 .map_or("none", |p| p.dest.endpoint.host.as_str()),
         )
     });
-    let db = StateDb::open(&path)?;
+    let db = if read_only {
+        StateDb::open_read_only(&path)?
+    } else {
+        StateDb::open(&path)?
+    };
     Ok((Arc::new(Mutex::new(db)), path))
 }
 
@@ -518,7 +543,7 @@ pub async fn run_sync(
     progress: ProgressFn,
 ) -> Result<SyncReport, SyncSetupError> {
     let started = std::time::Instant::now();
-    let (state, path) = open_state(&opts, &pairs)?;
+    let (state, path) = open_state(&opts, &pairs, opts.sync.dry_run)?;
     let summaries: Vec<AccountSummary> = stream::iter(pairs)
         .map(|pair| {
             let state = state.clone();
@@ -591,7 +616,8 @@ pub async fn run_verify(
     opts: RunOptions,
     rules: MappingRules,
 ) -> Result<VerifyReport, SyncSetupError> {
-    let (state, _) = open_state(&opts, &pairs)?;
+    // Reads only: allowed while a sync runs (see `ferry_sync::state::StateLock`).
+    let (state, _) = open_state(&opts, &pairs, true)?;
     let mut report = VerifyReport::default();
     for pair in pairs {
         let dest = Arc::new(imap_side(&pair.dest, opts.connections, None));
@@ -652,14 +678,17 @@ mod tests {
         let mut dst = dst;
         dst.endpoint.pinned_sha256 = Some("ab".repeat(32));
         let text = "# comment\n\nold.example.com;jdoe;pw1;new.example.net;jane@example.net;pw2\nold.example.com:1993;asmith;p;w;other.example.net;arthur;pw3;\n";
-        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), None);
+        let mut none = |_: &'static str, _: &str, _: &str| -> Result<SecretString, String> {
+            Err("no password".into())
+        };
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), &mut none);
         // The second line has 7 fields (a ';' inside a password is not supported by the format).
         assert!(
             matches!(r, Err(SyncSetupError::AccountsFile { line: 4, .. })),
             "{r:?}"
         );
         let text = "old.example.com;jdoe;pw1;new.example.net;jane@example.net;pw2\nold.example.com:1993;asmith;p3;other.example.net;arthur;pw3;\n";
-        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), None).unwrap();
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), &mut none).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].dest.endpoint.pinned_sha256, dst.endpoint.pinned_sha256);
         assert_eq!(
@@ -681,11 +710,36 @@ mod tests {
         let src = parse_imap_url("imaps://old.example.com:993", false).unwrap();
         let dst = parse_imap_url("imaps://new.example.net", false).unwrap();
         let text = "EmailAddress,UserName,Password\njane@example.net,jdoe,\"pw,1\"\narthur@example.net,asmith,pw2\n";
-        let pw = SecretString::from("admin".to_string());
-        let r =
-            parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), Some(&pw)).unwrap();
+        // Destination passwords per account, asked for by (host, address).
+        let mut asked = Vec::new();
+        let mut per_account = |which: &'static str, host: &str, user: &str| {
+            asked.push(format!("{which} {host} {user}"));
+            Ok(SecretString::from(format!("dest-{user}")))
+        };
+        let r = parse_accounts(
+            Path::new("m.csv"),
+            text,
+            Some(&src),
+            Some(&dst),
+            &mut per_account,
+        )
+        .unwrap();
+        assert_eq!(
+            asked,
+            [
+                "destination new.example.net jane@example.net",
+                "destination new.example.net arthur@example.net"
+            ]
+        );
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].dest.user, "jane@example.net");
+        {
+            use secrecy::ExposeSecret;
+            assert_eq!(
+                r[1].dest.password.expose_secret(),
+                "dest-arthur@example.net"
+            );
+        }
         match &r[0].source {
             SourceSpec::Imap(a) => {
                 use secrecy::ExposeSecret;
@@ -696,8 +750,43 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(parse_accounts(Path::new("m.csv"), text, None, Some(&dst), Some(&pw)).is_err());
-        assert!(parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), None).is_err());
+        let mut admin = |_: &'static str, _: &str, _: &str| -> Result<SecretString, String> {
+            Ok(SecretString::from("admin".to_string()))
+        };
+        assert!(parse_accounts(Path::new("m.csv"), text, None, Some(&dst), &mut admin).is_err());
+        // A missing password is that line's error, in the lookup's words.
+        let mut none = |_: &'static str, _: &str, user: &str| -> Result<SecretString, String> {
+            Err(format!("no password for {user}"))
+        };
+        let e = parse_accounts(Path::new("m.csv"), text, Some(&src), Some(&dst), &mut none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("jane@example.net"),
+            "{e}"
+        );
+        // An empty Password cell: the source password is looked up too.
+        let text = "EmailAddress,UserName,Password\njane@example.net,jdoe,\n";
+        let mut asked = Vec::new();
+        let mut record = |which: &'static str, host: &str, user: &str| {
+            asked.push(format!("{which} {host} {user}"));
+            Ok(SecretString::from("x".to_string()))
+        };
+        parse_accounts(
+            Path::new("m.csv"),
+            text,
+            Some(&src),
+            Some(&dst),
+            &mut record,
+        )
+        .unwrap();
+        assert_eq!(
+            asked,
+            [
+                "source old.example.com jdoe",
+                "destination new.example.net jane@example.net"
+            ]
+        );
     }
 
     #[test]
