@@ -45,6 +45,9 @@ pub struct MaildirSource {
     /// The latest scan per folder (status scans, list reuses it).
     scans: Mutex<HashMap<String, Arc<Scan>>>,
     folders: Mutex<HashMap<String, MaildirFolder>>,
+    /// Folders whose scan was made by `status` and not listed yet: the listing that follows
+    /// uses it instead of scanning again, as IMAP's STATUS and FETCH follow each other.
+    fresh: Mutex<std::collections::HashSet<String>>,
     /// Folder scans done (directory listings with a stat per message).
     scan_count: AtomicU64,
 }
@@ -58,6 +61,7 @@ impl MaildirSource {
             options,
             scans: Mutex::new(HashMap::new()),
             folders: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(std::collections::HashSet::new()),
             scan_count: AtomicU64::new(0),
         })
     }
@@ -230,6 +234,10 @@ impl Source for MaildirSource {
 
     async fn status(&self, folder: &str) -> Result<FolderStatus, SideError> {
         let scan = self.scan(folder).await?;
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(folder.to_string());
         Ok(FolderStatus {
             // A folder Dovecot never opened has no UIDVALIDITY yet; 0 stands for "not yet", and
             // the real one, when it comes, is a change that re-identifies instead of re-copying.
@@ -242,7 +250,24 @@ impl Source for MaildirSource {
 
     async fn list(&self, folder: &str, _from_uid: u32) -> Result<Vec<MessageMeta>, SideError> {
         // A directory scan is cheap and the engine filters by the ledger: list everything.
-        let scan = self.scan(folder).await?;
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(folder);
+        let cached = if fresh {
+            self.scans
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(folder)
+                .cloned()
+        } else {
+            None
+        };
+        let scan = match cached {
+            Some(scan) => scan,
+            None => self.scan(folder).await?,
+        };
         Ok(scan.messages.iter().map(meta_of).collect())
     }
 

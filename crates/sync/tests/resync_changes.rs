@@ -123,6 +123,35 @@ async fn maildir_flag_changes_after_the_copy_reach_the_destination_and_an_untouc
     assert_eq!(dc.get("UID STORE"), None, "destination commands: {dc:?}");
     assert_eq!(dc.get("UID FETCH"), None, "destination commands: {dc:?}");
     assert_eq!(dc.get("APPEND"), None, "destination commands: {dc:?}");
+
+    // A store copied off the Mac has no Dovecot to ask: a flag change there is a rename of the
+    // file's `:2,` suffix. Mark a read message unread that way.
+    let cur = src.mail_dir("jdoe").join("cur");
+    let (from, to) = std::fs::read_dir(&cur)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (base, info) = name.rsplit_once(":2,")?;
+            (info.contains('S') && !info.contains('T'))
+                .then(|| (name.clone(), format!("{base}:2,{}", info.replace('S', ""))))
+        })
+        .expect("a read message in jdoe's INBOX");
+    std::fs::rename(cur.join(&from), cur.join(&to)).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let (s4, d4) = (maildir(&src, "jdoe"), side(&dst, "alice", 2));
+    let fourth = sync_maildir(&s4, &d4, &st).await;
+    assert!(fourth.complete(), "{fourth:#?}");
+    assert_eq!(fourth.copied, 0, "{fourth:#?}");
+    let changed: Vec<_> = fourth.folders.iter().filter(|f| !f.unchanged).collect();
+    assert_eq!(changed.len(), 1, "only the INBOX was touched: {changed:#?}");
+    assert_eq!(changed[0].source, "INBOX");
+    assert_eq!(changed[0].flags_updated, 1, "{fourth:#?}");
+    assert_eq!(s4.scans(), 1, "only the touched folder is scanned");
+    assert_eq!(
+        fingerprints(&dst, "alice", "INBOX"),
+        live_fingerprints(&src, "jdoe", "INBOX")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,6 +163,9 @@ async fn a_recreated_destination_folder_gets_back_exactly_the_messages_it_lost()
     }
     // The same message twice: the destination must end with it twice, not once or three times.
     src.deliver("jdoe", "Projects", &raw_message(2, 400));
+    for i in 10..12 {
+        src.deliver("jdoe", "Clients", &raw_message(i, 400));
+    }
     let dir = tempfile::tempdir().unwrap();
     let st = state(&dir);
     let first = sync(
@@ -163,6 +195,8 @@ async fn a_recreated_destination_folder_gets_back_exactly_the_messages_it_lost()
     // The admin deletes and recreates the folder on the new host and puts a few messages back
     // (one of the two copies of message 2), plus one of the user's own.
     dst.doveadm(&["mailbox", "delete", "-u", "alice", "Projects"]);
+    // Another folder is deleted and not recreated: the next run creates it and fills it again.
+    dst.doveadm(&["mailbox", "delete", "-u", "alice", "Clients"]);
     std::thread::sleep(Duration::from_millis(1100));
     for i in [0, 2, 3] {
         dst.deliver("alice", "Projects", &raw_message(i, 400));
@@ -174,20 +208,18 @@ async fn a_recreated_destination_folder_gets_back_exactly_the_messages_it_lost()
     let second = sync(&s2, &d2, &st, SyncOptions::default()).await;
     assert!(second.complete(), "{second:#?}");
     assert_eq!(
-        second.copied, 3,
-        "messages 1, 4 and the second 2: {second:#?}"
+        second.copied, 5,
+        "Projects' 1, 4 and second 2, Clients' two: {second:#?}"
     );
-    assert_eq!(second.recopied_after_dest_reset, 3, "{second:#?}");
-    let projects = second
-        .folders
-        .iter()
-        .find(|f| f.source == "Projects")
-        .unwrap();
-    assert_eq!(projects.recopied_after_dest_reset, 3, "{second:#?}");
+    assert_eq!(second.recopied_after_dest_reset, 5, "{second:#?}");
+    let folder = |name: &str| second.folders.iter().find(|f| f.source == name).unwrap();
+    assert_eq!(folder("Projects").recopied_after_dest_reset, 3);
+    assert_eq!(folder("Projects").copied, 3);
+    assert_eq!(folder("Clients").recopied_after_dest_reset, 2);
     assert!(second
         .folders
         .iter()
-        .filter(|f| f.source != "Projects")
+        .filter(|f| f.source != "Projects" && f.source != "Clients")
         .all(|f| f.copied == 0 && f.recopied_after_dest_reset == 0));
 
     // Every source message exactly once (by bytes), and the user's own message kept.
@@ -202,6 +234,10 @@ async fn a_recreated_destination_folder_gets_back_exactly_the_messages_it_lost()
         *got.entry(digest(&m.bytes)).or_default() += 1;
     }
     assert_eq!(got, want);
+    assert_eq!(
+        fingerprints(&dst, "alice", "Clients"),
+        fingerprints(&src, "jdoe", "Clients")
+    );
 
     // The ledger is whole again: a further run copies nothing and finds nothing to redo.
     let third = sync(
