@@ -1,7 +1,11 @@
 //! `ferry sync` and `ferry verify`: copy every message of one account pair (or of every pair in
 //! an accounts file) exactly once, and check afterwards. Passwords come from the environment
 //! (`FERRY_SOURCE_PASSWORD`, `FERRY_DEST_PASSWORD`) or else from the password vault by (host,
-//! user), the one `ferry credentials` fills; never from the command line.
+//! user), the one `ferry credentials` fills; never from the command line. For an accounts file
+//! the vault comes first (one entry per account), the environment is the fallback for all.
+//!
+//! One writing run per state file (a lock beside it); `verify` and `--dry-run` write nothing and
+//! may run alongside.
 //!
 //! Exit status: 0 complete; 2 some messages could not be copied (listed; a re-run copies only
 //! what is missing); 1 an account could not be synced at all (login, network, state file).
@@ -32,10 +36,13 @@ pub struct SyncArgs {
     #[arg(long)]
     dest: Option<String>,
     /// Many pairs: imapsync's `host1;user1;password1;host2;user2;password2` lines, or
-    /// Microsoft's `EmailAddress,UserName,Password` CSV (hosts from --source / --dest).
+    /// Microsoft's `EmailAddress,UserName,Password` CSV (hosts from --source / --dest; Password is
+    /// the source login's). Passwords not in the file: the vault by (host, login), else
+    /// FERRY_SOURCE_PASSWORD / FERRY_DEST_PASSWORD.
     #[arg(long, value_name = "FILE")]
     accounts: Option<PathBuf>,
-    /// The state file (SQLite). Default: one per destination host in Ferry's data folder.
+    /// The state file (SQLite). Default: one per destination host in Ferry's data folder. One
+    /// sync at a time per state file: a second one stops at once.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Show the folder mapping and what would be copied; change nothing anywhere.
