@@ -152,6 +152,16 @@ async fn maildir_flag_changes_after_the_copy_reach_the_destination_and_an_untouc
         fingerprints(&dst, "alice", "INBOX"),
         live_fingerprints(&src, "jdoe", "INBOX")
     );
+
+    // New mail on the old server: the delta copies exactly it.
+    src.deliver("jdoe", "INBOX", &raw_message(7, 600));
+    let fifth = sync_maildir(&maildir(&src, "jdoe"), &side(&dst, "alice", 2), &st).await;
+    assert!(fifth.complete(), "{fifth:#?}");
+    assert_eq!(fifth.copied, 1, "{fifth:#?}");
+    assert_eq!(
+        fingerprints(&dst, "alice", "INBOX"),
+        live_fingerprints(&src, "jdoe", "INBOX")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
