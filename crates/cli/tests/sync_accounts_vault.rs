@@ -143,4 +143,33 @@ fn microsoft_csv_destination_passwords_per_account_from_the_vault() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert_eq!(count(&dst, "carol@example.net"), 3);
+
+    // The source passwords imported from Microsoft's CSV by `ferry credentials import` (which
+    // scrubs the file): an accounts file with the Password cells empty then needs no password.
+    let import = dir.path().join("import.csv");
+    std::fs::copy(&accounts, &import).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args([
+        "credentials",
+        "import",
+        "--source-host",
+        "127.0.0.1",
+        "--delete-file",
+    ])
+    .arg(&import);
+    with_vault(&mut c, &vault);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(!import.exists());
+    std::fs::write(
+        &accounts,
+        "EmailAddress,UserName,Password\ncarol@example.net,alice,\ndave@example.net,bob,\n",
+    )
+    .unwrap();
+    src.deliver("bob", "INBOX", &raw_message("bob", 2));
+    let out = sync(&["--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["copied"], 1, "{report}");
+    assert_eq!(count(&dst, "dave@example.net"), 3);
 }

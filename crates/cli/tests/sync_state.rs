@@ -174,9 +174,14 @@ fn a_dry_run_writes_nothing_anywhere() {
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["copied"], 4, "would copy all four: {report}");
+    // Nor does a verification (it reads only).
+    let out = ferry(src.imaps_port(), &src, &dst, &state, "verify")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "4 missing: {}", shown(&out));
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "a dry run created {:?}",
+        "a dry run or verify created {:?}",
         snapshot(dir.path()).keys().collect::<Vec<_>>()
     );
     assert!(dst.messages("bob", "INBOX").is_empty());
@@ -234,4 +239,21 @@ fn a_dry_run_writes_nothing_anywhere() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["copied"], 1, "{report}");
     assert_eq!(dst.messages("bob", "INBOX").len(), 5);
+}
+
+#[test]
+fn one_writer_per_ledger_within_one_process_too() {
+    // The app may start two syncs itself: the lock is per open file, not per process.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite");
+    let first = ferry_sync::StateDb::open(&state).unwrap();
+    let err = match ferry_sync::StateDb::open(&state) {
+        Ok(_) => panic!("a second writer on the same ledger was let in"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another Ferry run is using it"), "{err}");
+    // A reader is let in while the writer holds it.
+    ferry_sync::StateDb::open_read_only(&state).unwrap();
+    drop(first);
+    ferry_sync::StateDb::open(&state).unwrap();
 }
