@@ -18,7 +18,7 @@ use crate::error::{ErrorClass, SideError, SyncError};
 use crate::identity::{self, pair_up, Identity, IdentityCounter};
 use crate::mapping::{self, FolderMapping, MappingRules};
 use crate::report::{AccountSummary, FolderSummary, MessageFailure, Progress};
-use crate::side::{AppendRequest, Destination, FetchedMessage, MessageMeta, Source};
+use crate::side::{AppendRequest, Destination, FetchedMessage, FolderStatus, MessageMeta, Source};
 use crate::state::{flags_text, FailureRow, FolderState, Intent, StateDb};
 
 /// Tuning and behaviour of a run.
@@ -1143,11 +1143,12 @@ async fn check_dest_reset<S: Source, D: Destination>(
     }
     let status = match ctx.dest.status(dest).await {
         Ok(s) => s,
-        // A dry run does not create folders: a folder that is gone would be created and filled.
-        Err(e) if ctx.opts.dry_run && e.class == ErrorClass::Rejected => {
-            tracing::warn!(folder = dest, error = %e, "destination folder gone: its messages would be copied again");
-            return Ok(());
-        }
+        // A dry run does not create folders: the folder is gone, and would be created empty.
+        // (UIDVALIDITY 0 is never a real one: every row counts as stale.)
+        Err(e) if ctx.opts.dry_run && e.class == ErrorClass::Rejected => FolderStatus {
+            uid_validity: 0,
+            ..FolderStatus::default()
+        },
         Err(e) => return Err(ctx.dst_err(e)),
     };
     let stale = ctx.db(|db| db.stale_dest_rows(&ctx.account, dest, status.uid_validity))?;

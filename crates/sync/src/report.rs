@@ -71,6 +71,7 @@ pub struct AccountSummary {
     pub recovered: u64,
     /// Copied again because their destination folder was recreated or restored without them
     /// (its UIDVALIDITY changed); messages still there were recognised and not copied again.
+    /// In a dry run: would be (not included in `copied`).
     #[serde(default)]
     pub recopied_after_dest_reset: u64,
     /// Bytes appended.

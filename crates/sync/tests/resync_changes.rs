@@ -214,6 +214,21 @@ async fn a_recreated_destination_folder_gets_back_exactly_the_messages_it_lost()
     dst.deliver("alice", "Projects", &raw_message(900, 400));
     assert_ne!(before, uidvalidity(), "the test needs a new UIDVALIDITY");
 
+    // A dry run tells what would be copied again, and changes nothing anywhere.
+    let dry = sync(
+        &side(&src, "jdoe", 2),
+        &side(&dst, "alice", 2),
+        &st,
+        SyncOptions {
+            dry_run: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(dry.recopied_after_dest_reset, 5, "{dry:#?}");
+    assert_eq!(dst.messages("alice", "Projects").len(), 4);
+    assert!(!dst.mailboxes("alice").iter().any(|m| m == "Clients"));
+
     let (s2, d2) = (side(&src, "jdoe", 2), side(&dst, "alice", 2));
     let second = sync(&s2, &d2, &st, SyncOptions::default()).await;
     assert!(second.complete(), "{second:#?}");
