@@ -651,24 +651,24 @@ fn read_keywords(folder: &Path) -> Result<Keywords> {
 }
 
 /// Bare LF -> CRLF; CRLF and lone CR stay as they are (Dovecot's output conversion).
+/// Line ends are found with memchr and the text between them copied in runs: this runs over
+/// every byte of every message read from the store.
 pub fn to_crlf(bytes: Vec<u8>) -> Vec<u8> {
-    let bare = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+    let is_bare = |i: usize| i == 0 || bytes[i - 1] != b'\r';
+    let bare = memchr::memchr_iter(b'\n', &bytes)
+        .filter(|&i| is_bare(i))
         .count();
     if bare == 0 {
         return bytes;
     }
     let mut out = Vec::with_capacity(bytes.len() + bare);
-    let mut prev = 0u8;
-    for &b in &bytes {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
+    let mut run_start = 0;
+    for i in memchr::memchr_iter(b'\n', &bytes).filter(|&i| is_bare(i)) {
+        out.extend_from_slice(&bytes[run_start..i]);
+        out.push(b'\r');
+        run_start = i; // the LF itself starts the next run
     }
+    out.extend_from_slice(&bytes[run_start..]);
     out
 }
 
@@ -681,6 +681,24 @@ mod tests {
         assert_eq!(to_crlf(b"a\nb\r\nc\rd\n".to_vec()), b"a\r\nb\r\nc\rd\r\n");
         assert_eq!(to_crlf(b"\n".to_vec()), b"\r\n");
         assert_eq!(to_crlf(b"x\r\n".to_vec()), b"x\r\n");
+    }
+
+    proptest::proptest! {
+        /// The run-copying conversion agrees with the obvious byte-at-a-time one.
+        #[test]
+        fn crlf_matches_byte_at_a_time(bytes in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b'\r', b'\n', 0xc3, b' ']), 0..200)) {
+            let mut expected = Vec::new();
+            let mut prev = 0u8;
+            for &b in &bytes {
+                if b == b'\n' && prev != b'\r' {
+                    expected.push(b'\r');
+                }
+                expected.push(b);
+                prev = b;
+            }
+            proptest::prop_assert_eq!(to_crlf(bytes), expected);
+        }
     }
 
     #[test]
