@@ -455,7 +455,9 @@ impl Destination for ImapSide {
     }
 
     async fn folders(&self) -> Result<Vec<ListedFolder>, SideError> {
-        self.list_impl(false).await
+        // With the statuses (LIST-STATUS where offered): the check for a recreated folder (a new
+        // UIDVALIDITY) and the first look at what a folder holds then cost no STATUS each.
+        self.list_impl(true).await
     }
 
     async fn create(&self, folder: &str) -> Result<(), SideError> {
