@@ -5,9 +5,9 @@
 //! go to `artifacts/app-e2e/`.
 //!
 //! Needs a display, `tauri-driver` and `WebKitWebDriver`, and the binary built with
-//! `--features tauri/custom-protocol` (else it loads the Vite dev server), hence `#[ignore]`:
+//! `--features ferry-app/custom-protocol` (else it loads the Vite dev server), hence `#[ignore]`:
 //!   (cd ui && npm run build)
-//!   xvfb-run -a cargo test -p ferry-app --features tauri/custom-protocol --test app_webdriver -- --ignored
+//!   xvfb-run -a cargo test -p ferry-app --features custom-protocol --test app_webdriver -- --ignored
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
