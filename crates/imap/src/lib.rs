@@ -74,7 +74,8 @@ mod session;
 pub mod tls;
 mod transport;
 pub mod types;
-pub mod utf7;
+/// Modified UTF-7 mailbox names, shared with the Maildir store reader.
+pub use ferry_utf7 as utf7;
 
 pub use client::{connect_and_login, probe_certificate, Client};
 pub use error::{CertificateInfo, ErrorReport, ImapError, Result};

@@ -24,7 +24,8 @@ mod filename;
 mod keywords;
 mod subscriptions;
 mod uidlist;
-pub mod utf7;
+/// Modified UTF-7 folder names, shared with the IMAP client (a crate without dependencies).
+pub use ferry_utf7 as utf7;
 
 use std::collections::HashSet;
 use std::fs;
@@ -527,7 +528,7 @@ fn header_end(buf: &[u8], from: usize) -> Option<usize> {
 fn folder_name(encoded: &str) -> String {
     encoded
         .split('.')
-        .map(|level| utf7::decode(level).unwrap_or_else(|_| level.to_string()))
+        .map(utf7::decode_lossy)
         .collect::<Vec<_>>()
         .join("/")
 }

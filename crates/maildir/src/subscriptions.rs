@@ -31,7 +31,7 @@ pub fn parse(data: &[u8]) -> Vec<String> {
         };
         let name = levels
             .iter()
-            .map(|l| utf7::decode(l).unwrap_or_else(|_| l.clone()))
+            .map(|l| utf7::decode_lossy(l))
             .collect::<Vec<_>>()
             .join("/");
         let name = if name.eq_ignore_ascii_case("INBOX") {
