@@ -1,6 +1,6 @@
 //! TLS: system roots by default, or exactly one pinned leaf certificate; never "accept any".
 //!
-//! Both verifiers remember the certificate they refused, so the error can show its
+//! The verifier remembers the certificate it refused, so the error can show its
 //! fingerprint, subject, issuer and dates to the admin, who may then pin it.
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -148,23 +148,64 @@ fn describe(err: &rustls::Error) -> String {
     }
 }
 
-/// System roots, remembering a refused certificate.
+/// How the server's certificate is judged.
 #[derive(Debug)]
-struct SystemVerifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
+enum Trust {
+    /// The system's root certificates (`None`: this computer has none usable).
+    SystemRoots(Option<Arc<WebPkiServerVerifier>>),
+    /// Exactly one leaf certificate, by SHA-256. Host name and dates are not checked (the admin
+    /// pinned this very certificate, typically an old self-signed or expired one), but the
+    /// handshake signature is, so only the holder of its private key gets through.
+    Pinned { sha256: String },
+}
+
+impl Trust {
+    /// The certificate accepted, or the TLS error and the reason shown to the admin.
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, (rustls::Error, String)> {
+        match self {
+            Trust::SystemRoots(None) => Err((
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                "this computer has no trusted root certificates".into(),
+            )),
+            Trust::SystemRoots(Some(inner)) => inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map_err(|e| {
+                    let why = describe(&e);
+                    (e, why)
+                }),
+            Trust::Pinned { sha256 } => {
+                if sha256_hex(end_entity) == *sha256 {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err((
+                        rustls::Error::InvalidCertificate(
+                            CertificateError::ApplicationVerificationFailure,
+                        ),
+                        format!("its fingerprint differs from the pinned one ({sha256})"),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Judges the certificate by its [`Trust`] and remembers it, with the reason when refused.
+/// The handshake signature is checked the same way whatever the trust: with the provider's
+/// algorithms.
+#[derive(Debug)]
+struct Verifier {
+    trust: Trust,
     seen: SeenCell,
 }
 
-/// Exactly one leaf certificate, by SHA-256. Host name and dates are not checked (the admin
-/// pinned this very certificate, typically an old self-signed or expired one), but the
-/// handshake signature is, so only the holder of its private key gets through.
-#[derive(Debug)]
-struct PinnedVerifier {
-    sha256: String,
-    seen: SeenCell,
-}
-
-impl ServerCertVerifier for SystemVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -173,85 +214,18 @@ impl ServerCertVerifier for SystemVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(inner) = &self.inner else {
-            remember(
-                &self.seen,
-                end_entity,
-                Some("this computer has no trusted root certificates".into()),
-            );
-            return Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            ));
-        };
-        let result =
-            inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
-        match &result {
-            Ok(_) => remember(&self.seen, end_entity, None),
-            Err(e) => remember(&self.seen, end_entity, Some(describe(e))),
-        }
-        result
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-impl ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let actual = sha256_hex(end_entity);
-        if actual == self.sha256 {
-            remember(&self.seen, end_entity, None);
-            Ok(ServerCertVerified::assertion())
-        } else {
-            remember(
-                &self.seen,
-                end_entity,
-                Some(format!(
-                    "its fingerprint differs from the pinned one ({})",
-                    self.sha256
-                )),
-            );
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
+        let checked = self
+            .trust
+            .check(end_entity, intermediates, server_name, ocsp_response, now);
+        match checked {
+            Ok(verified) => {
+                remember(&self.seen, end_entity, None);
+                Ok(verified)
+            }
+            Err((err, why)) => {
+                remember(&self.seen, end_entity, Some(why));
+                Err(err)
+            }
         }
     }
 
@@ -297,27 +271,24 @@ pub(crate) fn client_config(
     pinned_sha256: Option<&str>,
 ) -> Result<(Arc<rustls::ClientConfig>, SeenCell), ImapError> {
     let seen: SeenCell = Arc::new(Mutex::new(Seen::default()));
-    let verifier: Arc<dyn ServerCertVerifier> = match pinned_sha256 {
+    let trust = match pinned_sha256 {
         Some(pin) => {
             let sha256 = normalize_fingerprint(pin).ok_or_else(|| ImapError::InvalidInput {
                 what: "pinned certificate fingerprint".into(),
                 reason: format!("{pin:?} is not a SHA-256 fingerprint (64 hex digits)"),
             })?;
-            Arc::new(PinnedVerifier {
-                sha256,
-                seen: seen.clone(),
-            })
+            Trust::Pinned { sha256 }
         }
-        None => {
-            let inner = WebPkiServerVerifier::builder_with_provider(system_roots(), provider())
+        None => Trust::SystemRoots(
+            WebPkiServerVerifier::builder_with_provider(system_roots(), provider())
                 .build()
-                .ok();
-            Arc::new(SystemVerifier {
-                inner,
-                seen: seen.clone(),
-            })
-        }
+                .ok(),
+        ),
     };
+    let verifier = Arc::new(Verifier {
+        trust,
+        seen: seen.clone(),
+    });
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| ImapError::Tls {
