@@ -49,7 +49,7 @@ impl Default for SyncOptions {
             rules: MappingRules::default(),
             dry_run: false,
             batch_messages: 100,
-            // Bounds memory: parallel_folders x parallel batches of this size at most.
+            // Bounds memory: `parallel` batches of this size at most are read and not yet appended.
             batch_bytes: 8 * 1024 * 1024,
             parallel: 4,
             parallel_folders: 2,
@@ -78,6 +78,10 @@ struct Ctx<S, D> {
     progress: ProgressFn,
     account: String,
     counters: Counters,
+    /// Batches read and not yet appended, across all folders of the account: `parallel` at most.
+    /// Folders worked on at once share it, so a batch never sits in memory waiting for a
+    /// connection: memory stays within `parallel` x `batch_bytes` (or the largest message).
+    batches_in_flight: tokio::sync::Semaphore,
 }
 
 #[derive(Default)]
@@ -218,6 +222,7 @@ pub async fn sync_account<S: Source, D: Destination>(
 ) -> AccountSummary {
     let started = Instant::now();
     let account = account_key(source.as_ref(), dest.as_ref());
+    let opts_parallel = opts.parallel.max(1);
     let ctx = Arc::new(Ctx {
         source: source.clone(),
         dest: dest.clone(),
@@ -226,6 +231,7 @@ pub async fn sync_account<S: Source, D: Destination>(
         progress,
         account: account.clone(),
         counters: Counters::default(),
+        batches_in_flight: tokio::sync::Semaphore::new(opts_parallel),
     });
     let mut summary = AccountSummary {
         account: account.clone(),
@@ -894,6 +900,8 @@ async fn copy_batch<S: Source, D: Destination>(
     started: Instant,
 ) -> Result<BatchOutcome, SyncError> {
     let mut out = BatchOutcome::default();
+    // Held until the batch is appended (or given up); the semaphore is never closed.
+    let _slot = ctx.batches_in_flight.acquire().await;
     let fetched: Vec<FetchedMessage> = match ctx.source.fetch(&m.source, &batch).await {
         Ok(f) => f,
         Err(e) if e.class.transient() => {
