@@ -499,29 +499,15 @@ async fn flag_changes_on_the_source_reach_the_destination_without_copying_again(
     // Change flags on the source: flag one message, mark another unread, add a keyword.
     let inbox = src.messages("jdoe", "INBOX");
     assert!(inbox.len() >= 2, "jdoe's INBOX has at least two messages");
-    let (a, b) = (inbox[0].uid.to_string(), inbox[1].uid.to_string());
-    src.doveadm(&[
-        "flags",
+    change_flags(
+        &src,
+        "jdoe",
+        "INBOX",
+        inbox[0].uid,
         "add",
-        "-u",
-        "jdoe",
         "\\Flagged $Label1",
-        "mailbox",
-        "INBOX",
-        "uid",
-        &a,
-    ]);
-    src.doveadm(&[
-        "flags",
-        "replace",
-        "-u",
-        "jdoe",
-        "\\Answered",
-        "mailbox",
-        "INBOX",
-        "uid",
-        &b,
-    ]);
+    );
+    change_flags(&src, "jdoe", "INBOX", inbox[1].uid, "replace", "\\Answered");
     let changed = src.messages("jdoe", "INBOX");
     assert!(
         changed[0].flags.iter().any(|f| f == "\\Flagged"),

@@ -71,21 +71,15 @@ async fn maildir_flag_changes_after_the_copy_reach_the_destination_and_an_untouc
         .iter()
         .find(|m| m.uid != flagged.uid && m.flags.iter().any(|f| f == "\\Seen"))
         .expect("another, read message in jdoe's INBOX");
-    let (a, b) = (flagged.uid.to_string(), read.uid.to_string());
-    src.doveadm(&[
-        "flags",
-        "add",
-        "-u",
+    change_flags(
+        &src,
         "jdoe",
-        "\\Flagged $Label1",
-        "mailbox",
         "INBOX",
-        "uid",
-        &a,
-    ]);
-    src.doveadm(&[
-        "flags", "remove", "-u", "jdoe", "\\Seen", "mailbox", "INBOX", "uid", &b,
-    ]);
+        flagged.uid,
+        "add",
+        "\\Flagged $Label1",
+    );
+    change_flags(&src, "jdoe", "INBOX", read.uid, "remove", "\\Seen");
     let want = live_fingerprints(&src, "jdoe", "INBOX");
     assert_ne!(
         fingerprints(&dst, "alice", "INBOX"),

@@ -97,3 +97,19 @@ pub fn raw_message(i: usize, size: usize) -> Vec<u8> {
     }
     m
 }
+
+/// Changes a message's flags on a server the way a mail client would (`doveadm flags`):
+/// `change` is add, remove or replace; `flags` a space-separated list.
+pub fn change_flags(
+    server: &Dovecot,
+    user: &str,
+    mailbox: &str,
+    uid: u32,
+    change: &str,
+    flags: &str,
+) {
+    let uid = uid.to_string();
+    server.doveadm(&[
+        "flags", change, "-u", user, flags, "mailbox", mailbox, "uid", &uid,
+    ]);
+}
