@@ -19,7 +19,7 @@ use crate::identity::{self, pair_up, Identity, IdentityCounter};
 use crate::mapping::{self, FolderMapping, MappingRules};
 use crate::report::{AccountSummary, FolderSummary, MessageFailure, Progress};
 use crate::side::{AppendRequest, Destination, FetchedMessage, FolderStatus, MessageMeta, Source};
-use crate::state::{flags_text, FailureRow, FolderState, Intent, StateDb};
+use crate::state::{flags_text, CopiedRow, FailureRow, FolderState, Intent, StateDb};
 
 /// Tuning and behaviour of a run.
 #[derive(Clone, Debug)]
@@ -128,6 +128,17 @@ impl<S: Source, D: Destination> Ctx<S, D> {
             .unwrap_or_else(|p| p.into_inner());
         let wait = e.wait.unwrap_or_default();
         *t = Some(t.map_or(wait, |w| w.max(wait)));
+    }
+
+    /// Flag changes that could not be sent are tried again by the next round (when the failure
+    /// was transient) or the next run: the ledger still holds the old flags or mod-sequence.
+    fn flags_not_sent(&self, folder: &str, e: &SyncError) {
+        tracing::warn!(folder, error = %e, "flag changes not sent; retried later");
+        if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = e {
+            if error.class.transient() {
+                self.note_transient(error);
+            }
+        }
     }
 
     fn emit(&self, p: Progress) {
@@ -594,14 +605,7 @@ async fn sync_folder<S: Source, D: Destination>(
                 match sync_flags(ctx, m, status.uid_validity, highest_copied, old).await {
                     Ok(n) => fs.flags_updated = n,
                     Err(e) => {
-                        tracing::warn!(folder = %m.source, error = %e, "flag changes not sent; retried later");
-                        if e.class().transient() {
-                            if let SyncError::Source { error, .. }
-                            | SyncError::Destination { error, .. } = &e
-                            {
-                                ctx.note_transient(error);
-                            }
-                        }
+                        ctx.flags_not_sent(&m.source, &e);
                         record_modseq = Some(old);
                     }
                 }
@@ -656,12 +660,7 @@ async fn sync_folder<S: Source, D: Destination>(
         match compare_flags(ctx, m, uv, &listed).await {
             Ok(n) => fs.flags_updated += n,
             Err(e) => {
-                tracing::warn!(folder = %m.source, error = %e, "flag changes not sent; retried later");
-                if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = &e {
-                    if error.class.transient() {
-                        ctx.note_transient(error);
-                    }
-                }
+                ctx.flags_not_sent(&m.source, &e);
                 flags_sent = false;
             }
         }
@@ -1049,7 +1048,8 @@ async fn sync_flags<S: Source, D: Destination>(
         .into_iter()
         .map(|(uid, flags)| (uid.to_string(), flags))
         .collect();
-    let updated = send_flags(ctx, m, uv, changes).await?;
+    let rows = ctx.db(|db| db.copied_rows(&ctx.account, &m.source, uv))?;
+    let updated = send_flags(ctx, m, uv, &rows, changes).await?;
     tracing::info!(folder = %m.source, updated, "flag changes sent");
     Ok(updated)
 }
@@ -1086,7 +1086,7 @@ async fn compare_flags<S: Source, D: Destination>(
     if changes.is_empty() {
         return Ok(0);
     }
-    let updated = send_flags(ctx, m, uv, changes).await?;
+    let updated = send_flags(ctx, m, uv, &rows, changes).await?;
     tracing::info!(folder = %m.source, updated, "flag changes found by comparison sent");
     Ok(updated)
 }
@@ -1099,9 +1099,9 @@ async fn send_flags<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     m: &FolderMapping,
     uv: u32,
+    rows: &HashMap<String, CopiedRow>,
     changes: Vec<(String, Vec<String>)>,
 ) -> Result<u64, SyncError> {
-    let rows = ctx.db(|db| db.copied_rows(&ctx.account, &m.source, uv))?;
     // Grouped by destination folder and UIDVALIDITY (a folder's rows normally share one).
     type Group = (crate::side::FlagChanges, Vec<(String, Vec<String>)>);
     let mut per_dest: BTreeMap<(String, u32), Group> = BTreeMap::new();
