@@ -5,9 +5,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::shown;
 use ferry_testkit::{Dovecot, Preset};
+
+mod common;
 
 const PASSPHRASE: &str = "accounts test passphrase";
 
@@ -27,15 +30,6 @@ fn with_vault(c: &mut Command, vault: &Path) {
         .env_remove("FERRY_SOURCE_PASSWORD")
         .env_remove("FERRY_DEST_PASSWORD")
         .stdin(Stdio::null());
-}
-
-fn shown(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `ferry credentials set USER --host HOST`, the password on standard input.

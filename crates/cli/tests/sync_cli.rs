@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use ferry_testkit::{Dovecot, Preset};
 
+mod common;
+
 fn raw_message(i: usize, size: usize) -> Vec<u8> {
     let mut m = format!(
         "From: Sender {i} <s{i}@example.com>\r\nTo: bob@example.net\r\nSubject: message {i}\r\n\
@@ -23,22 +25,8 @@ fn raw_message(i: usize, size: usize) -> Vec<u8> {
 }
 
 fn ferry(src: &Dovecot, dst: &Dovecot, state: &std::path::Path, verb: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.arg(verb)
-        .arg("--source")
-        .arg(format!("imaps://alice@127.0.0.1:{}", src.imaps_port()))
-        .arg("--dest")
-        .arg(format!("imaps://bob@127.0.0.1:{}", dst.imaps_port()))
-        .arg("--source-cert-sha256")
-        .arg(src.cert_sha256())
-        .arg("--dest-cert-sha256")
-        .arg(dst.cert_sha256())
-        .arg("--state")
-        .arg(state)
-        .arg("--json")
-        .env("FERRY_SOURCE_PASSWORD", src.password("alice"))
-        .env("FERRY_DEST_PASSWORD", dst.password("bob"))
-        .stdin(Stdio::null());
+    let mut c = common::ferry_between(src.imaps_port(), src, dst, state, verb);
+    c.arg("--json");
     c
 }
 

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{ferry_between as ferry, shown};
 use ferry_testkit::{Dovecot, FaultProxy, Preset};
+
+mod common;
 
 fn raw_message(i: usize) -> Vec<u8> {
     format!(
@@ -17,34 +20,6 @@ fn raw_message(i: usize) -> Vec<u8> {
         i % 60
     )
     .into_bytes()
-}
-
-fn ferry(src_port: u16, src: &Dovecot, dst: &Dovecot, state: &Path, verb: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.arg(verb)
-        .arg("--source")
-        .arg(format!("imaps://alice@127.0.0.1:{src_port}"))
-        .arg("--dest")
-        .arg(format!("imaps://bob@127.0.0.1:{}", dst.imaps_port()))
-        .arg("--source-cert-sha256")
-        .arg(src.cert_sha256())
-        .arg("--dest-cert-sha256")
-        .arg(dst.cert_sha256())
-        .arg("--state")
-        .arg(state)
-        .env("FERRY_SOURCE_PASSWORD", src.password("alice"))
-        .env("FERRY_DEST_PASSWORD", dst.password("bob"))
-        .stdin(Stdio::null());
-    c
-}
-
-fn shown(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Every file in `dir` with its bytes.
