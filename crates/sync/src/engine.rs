@@ -1,19 +1,29 @@
-//! The engine: one account pair at a time (callers run several accounts at once), folders grouped
-//! by destination folder, each group in order, groups in parallel; within a folder, batches of
-//! messages read and appended on several connections at once, bounded in count and bytes.
+//! The engine: one account pair at a time (callers run several accounts at once). A round first
+//! prepares every folder (groups of folders that share a destination folder in order, groups
+//! several at once; destination folders created and subscribed meanwhile), so that the account's
+//! totals are known before anything is copied; then one stream of batches over all folders,
+//! several in flight (no folder waits for another's last batch); then each folder's watermark.
 //!
 //! Exactly once: every APPEND is preceded by a committed intent row and followed by a
 //! confirmation. Intents left open by a crash or a cut connection are settled at the start of the
 //! next round by looking at the destination (identity of the messages above the UID floor recorded
 //! with the intent), never by copying blindly.
+//!
+//! With a daily upload budget the messages go newest first across all folders (by INTERNALDATE),
+//! as many as fit the budget's rolling 24 hours; the run then stops and says when the rest can go.
+//! A cancelled run starts no new batch, lets those in flight finish and be recorded, and returns.
+//! A server that asks to slow down gets the wait it asked for (never less) before anything new is
+//! sent, and fewer batches at once from then on.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
 
+use crate::budget::{Clock, DailyBudget, SystemClock};
 use crate::error::{ErrorClass, SideError, SyncError};
 use crate::identity::{self, pair_up, Identity, IdentityCounter};
 use crate::mapping::{self, FolderMapping, MappingRules};
@@ -39,8 +49,16 @@ pub struct SyncOptions {
     pub max_message_size: Option<u64>,
     /// Rounds after transient failures (connection lost, throttled).
     pub retry_rounds: u32,
-    /// First back-off after a transient failure (doubles each round).
+    /// First back-off after a transient failure (doubles each round); also the wait after a
+    /// throttling answer that names no time.
     pub backoff: Duration,
+    /// Cancelling it stops the run after the batches in flight (see [`sync_account`]).
+    pub cancel: CancellationToken,
+    /// Bytes per rolling 24 hours the destination accepts per account (Google: 500 MB). With
+    /// one, messages go newest first and the run stops at the budget.
+    pub budget: Option<DailyBudget>,
+    /// What "now" is for the budget (tests move a [`crate::budget::ManualClock`]).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for SyncOptions {
@@ -56,9 +74,16 @@ impl Default for SyncOptions {
             max_message_size: None,
             retry_rounds: 4,
             backoff: Duration::from_millis(500),
+            cancel: CancellationToken::new(),
+            budget: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
+
+/// Throttled rounds allowed on top of `retry_rounds`: each waited as long as the server asked,
+/// so they do not hammer it, but a server that never stops throttling must end the run.
+const THROTTLED_ROUNDS: u32 = 50;
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -78,10 +103,20 @@ struct Ctx<S, D> {
     progress: ProgressFn,
     account: String,
     counters: Counters,
-    /// Batches read and not yet appended, across all folders of the account: `parallel` at most.
-    /// Folders worked on at once share it, so a batch never sits in memory waiting for a
-    /// connection: memory stays within `parallel` x `batch_bytes` (or the largest message).
+    /// Batches read and not yet appended, across all folders of the account: `parallel` at most
+    /// (fewer after throttling). A batch never sits in memory waiting for a connection: memory
+    /// stays within `parallel` x `batch_bytes` (or the largest message).
     batches_in_flight: tokio::sync::Semaphore,
+    /// Permits of `batches_in_flight` still in use (lowered by throttling, never below 1).
+    parallel_now: AtomicUsize,
+    /// Permits to forget as batches end (throttling lowered `parallel_now` below those in use).
+    owed_permits: AtomicUsize,
+    /// Nothing new is sent before this (a server asked to wait).
+    pause_until: Mutex<Option<Instant>>,
+    /// Messages of this round left for a later run (budget reached, or cancelled).
+    deferred: AtomicU64,
+    /// The daily budget was reached: the rest can go after this time.
+    budget_until: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 #[derive(Default)]
@@ -94,10 +129,13 @@ struct Counters {
     recovered: AtomicU64,
     total_messages: AtomicU64,
     total_bytes: AtomicU64,
+    throttled: AtomicU64,
     /// Per source folder: messages copied again because the destination folder lost them.
     recopied: Mutex<BTreeMap<String, u64>>,
     /// A transient failure happened: another round is worth it. Holds the longest wait asked.
     transient: Mutex<Option<Duration>>,
+    /// Only throttling (its wait kept) made this round's transient failures.
+    only_throttled: Mutex<bool>,
 }
 
 impl<S: Source, D: Destination> Ctx<S, D> {
@@ -120,7 +158,20 @@ impl<S: Source, D: Destination> Ctx<S, D> {
         }
     }
 
+    fn cancelled(&self) -> bool {
+        self.opts.cancel.is_cancelled()
+    }
+
     fn note_transient(&self, e: &SideError) {
+        if e.class == ErrorClass::Throttled {
+            self.throttled(e);
+        } else {
+            *self
+                .counters
+                .only_throttled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = false;
+        }
         let mut t = self
             .counters
             .transient
@@ -128,6 +179,69 @@ impl<S: Source, D: Destination> Ctx<S, D> {
             .unwrap_or_else(|p| p.into_inner());
         let wait = e.wait.unwrap_or_default();
         *t = Some(t.map_or(wait, |w| w.max(wait)));
+    }
+
+    /// A server asked to slow down: nothing new starts before the time it named (the back-off
+    /// when it named none), and one batch fewer (half as many) runs at once from now on. Answers
+    /// that arrive while a pause is on belong to the same episode and cut nothing more.
+    fn throttled(&self, e: &SideError) {
+        let wait = e.wait.unwrap_or(self.opts.backoff);
+        let now = Instant::now();
+        let until = now + wait;
+        let new_episode = {
+            let mut p = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            let new_episode = p.is_none_or(|t| t <= now);
+            *p = Some(p.map_or(until, |t| t.max(until)));
+            new_episode
+        };
+        self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+        if new_episode {
+            let was = self.parallel_now.load(Ordering::Relaxed);
+            let fewer = (was / 2).max(1);
+            if fewer < was {
+                self.parallel_now.store(fewer, Ordering::Relaxed);
+                // Permits held by batches in flight come back later: forget them as they do.
+                let mut to_forget = was - fewer;
+                while to_forget > 0 {
+                    match self.batches_in_flight.try_acquire() {
+                        Ok(p) => {
+                            p.forget();
+                            to_forget -= 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.owed_permits.fetch_add(to_forget, Ordering::Relaxed);
+            }
+            tracing::warn!(
+                account = %self.account,
+                wait_ms = wait.as_millis() as u64,
+                batches_at_once = self.parallel_now.load(Ordering::Relaxed),
+                "the server asked to slow down: waiting as asked, then going on with fewer connections"
+            );
+        }
+        self.emit(Progress::Throttled {
+            account: self.account.clone(),
+            wait_ms: wait.as_millis() as u64,
+            connections: self.parallel_now.load(Ordering::Relaxed) as u32,
+            server_text: e.text.clone(),
+        });
+    }
+
+    /// Waits out a pause a server asked for; false when cancelled meanwhile.
+    async fn wait_pause(&self) -> bool {
+        loop {
+            let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if t > Instant::now() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {}
+                        _ = self.opts.cancel.cancelled() => return false,
+                    }
+                }
+                _ => return !self.cancelled(),
+            }
+        }
     }
 
     /// Flag changes that could not be sent are tried again by the next round (when the failure
@@ -224,6 +338,11 @@ fn failure_of(account: &str, r: &FailureRow) -> MessageFailure {
 
 /// Syncs one account pair. Never panics on server behaviour; a fatal problem ends up in
 /// `summary.fatal` (and the caller's exit status), per-message problems in `summary.failures`.
+///
+/// Cancelling `opts.cancel` ends the run early: no new batch starts, the batches in flight finish
+/// and are recorded (an APPEND cut short leaves an intent the next run settles), the summary says
+/// `cancelled`. With `opts.budget`, the summary's `budget_exhausted_until` says when the rest can
+/// be sent when the budget was reached.
 pub async fn sync_account<S: Source, D: Destination>(
     source: Arc<S>,
     dest: Arc<D>,
@@ -243,6 +362,11 @@ pub async fn sync_account<S: Source, D: Destination>(
         account: account.clone(),
         counters: Counters::default(),
         batches_in_flight: tokio::sync::Semaphore::new(opts_parallel),
+        parallel_now: AtomicUsize::new(opts_parallel),
+        owed_permits: AtomicUsize::new(0),
+        pause_until: Mutex::new(None),
+        deferred: AtomicU64::new(0),
+        budget_until: Mutex::new(None),
     });
     let mut summary = AccountSummary {
         account: account.clone(),
@@ -271,6 +395,9 @@ pub async fn sync_account<S: Source, D: Destination>(
     summary.already_there = c.already.load(Ordering::Relaxed);
     summary.skipped = c.skipped.load(Ordering::Relaxed);
     summary.recovered = c.recovered.load(Ordering::Relaxed);
+    summary.throttled = c.throttled.load(Ordering::Relaxed);
+    summary.deferred = ctx.deferred.load(Ordering::Relaxed);
+    summary.budget_exhausted_until = *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner());
     summary.recopied_after_dest_reset = c
         .recopied
         .lock()
@@ -300,8 +427,32 @@ pub async fn sync_account<S: Source, D: Destination>(
     ctx.emit(Progress::AccountDone {
         account,
         complete: summary.complete(),
+        cancelled: summary.cancelled,
+        budget_exhausted_until: summary.budget_exhausted_until,
     });
     summary
+}
+
+/// A source folder after preparation: what to copy, and what to record once it is copied.
+struct FolderWork {
+    m: FolderMapping,
+    fs: FolderSummary,
+    /// `None`: nothing more to do for this folder in this round (unchanged, only flags changed,
+    /// a dry run, or not prepared because the run was cancelled).
+    copy: Option<CopyPlan>,
+}
+
+struct CopyPlan {
+    uv: u32,
+    status: FolderStatus,
+    from_uid: u32,
+    token: Option<u64>,
+    record_modseq: Option<u64>,
+    flags_sent: bool,
+    floor: Arc<Mutex<Option<u32>>>,
+    todo: Vec<MessageMeta>,
+    /// Source UIDs left for a later run (daily budget): the watermark stays below them.
+    deferred: Vec<Option<u32>>,
 }
 
 async fn run<S: Source, D: Destination>(
@@ -327,28 +478,9 @@ async fn run<S: Source, D: Destination>(
         .map(|f| f.folder.name.as_str())
         .collect();
 
-    if !ctx.opts.dry_run {
-        ctx.db(|db| db.put_mapping(&ctx.account, &plan))?;
-        let mut created = HashSet::new();
-        for m in plan.folders.iter().filter(|m| m.create) {
-            if created.insert(m.dest.clone()) {
-                ctx.dest.create(&m.dest).await.map_err(|e| ctx.dst_err(e))?;
-            }
-        }
-        // Subscriptions travel once, the first time a folder is synced.
-        for m in &plan.folders {
-            if subscribed.contains(m.source.as_str())
-                && ctx.db(|db| db.folder(&ctx.account, &m.source))?.is_none()
-            {
-                if let Err(e) = ctx.dest.subscribe(&m.dest).await {
-                    tracing::warn!(folder = %m.dest, error = %e, "subscribe failed");
-                }
-            }
-        }
-    }
-
-    // Group by destination folder: folders that merge into one are done one after the other,
-    // so that matching against what the destination already holds sees the other's copies.
+    // Group by destination folder: folders that merge into one are prepared one after the other,
+    // and every folder is prepared before any is copied, so that matching against what the
+    // destination already holds never takes this run's own copies for mail that was there.
     let mut groups: BTreeMap<String, Vec<FolderMapping>> = BTreeMap::new();
     for m in &plan.folders {
         groups.entry(m.dest.clone()).or_default().push(m.clone());
@@ -360,6 +492,25 @@ async fn run<S: Source, D: Destination>(
         .map(|m| m.dest.clone())
         .collect();
 
+    // Destination folders to create, and those to subscribe (once, the first time a folder is
+    // synced): all at once, several connections, meanwhile the source is listed.
+    let mut folder_setup: Option<Vec<(String, bool)>> = None;
+    if !ctx.opts.dry_run {
+        ctx.db(|db| db.put_mapping(&ctx.account, &plan))?;
+        let mut setup: BTreeMap<String, bool> = BTreeMap::new();
+        for m in &plan.folders {
+            if m.create {
+                setup.entry(m.dest.clone()).or_default();
+            }
+            if subscribed.contains(m.source.as_str())
+                && ctx.db(|db| db.folder(&ctx.account, &m.source))?.is_none()
+            {
+                *setup.entry(m.dest.clone()).or_default() = true;
+            }
+        }
+        folder_setup = Some(setup.into_iter().collect());
+    }
+
     let mut folder_summaries: HashMap<String, FolderSummary> = HashMap::new();
     let rounds = if ctx.opts.dry_run {
         1
@@ -367,66 +518,68 @@ async fn run<S: Source, D: Destination>(
         ctx.opts.retry_rounds.max(1)
     };
     let mut backoff = ctx.opts.backoff;
-    for round in 0..rounds {
+    let mut round = 0u32;
+    let mut throttled_rounds = 0u32;
+    while round < rounds {
         *ctx.counters
             .transient
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = None;
+        *ctx.counters
+            .only_throttled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
+        ctx.deferred.store(0, Ordering::Relaxed);
+        *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if ctx.cancelled() {
+            summary.cancelled = true;
+            break;
+        }
         if !ctx.opts.dry_run {
             match settle_pending(ctx).await {
                 Ok(()) => {}
                 Err(e) if e.class().transient() => {
                     tracing::warn!(error = %e, "settling open intents failed; retrying");
+                    if let SyncError::Destination { error, .. } | SyncError::Source { error, .. } =
+                        &e
+                    {
+                        if error.class == ErrorClass::Throttled {
+                            ctx.throttled(error);
+                        }
+                    }
+                    if !ctx.wait_pause().await {
+                        summary.cancelled = true;
+                        break;
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
+                    round += 1;
                     continue;
                 }
                 Err(e) => return Err(e),
             }
         }
-        let results: Vec<Result<Vec<FolderSummary>, SyncError>> = stream::iter(groups.values())
-            .map(|group| {
-                let ctx = ctx.clone();
-                let created = &created;
-                async move {
-                    let mut out = Vec::new();
-                    if let Some(first) = group.first() {
-                        check_dest_reset(&ctx, &first.dest).await?;
-                    }
-                    for m in group {
-                        out.push(sync_folder(&ctx, m, created.contains(&m.dest)).await?);
-                    }
-                    Ok(out)
-                }
-            })
-            .buffer_unordered(ctx.opts.parallel_folders.max(1))
-            .collect()
-            .await;
-        for r in results {
-            match r {
-                Ok(list) => {
-                    for fs in list {
-                        let entry = folder_summaries.entry(fs.source.clone()).or_default();
-                        if round == 0 {
-                            *entry = fs;
-                        } else {
-                            entry.copied += fs.copied;
-                            entry.already_there += fs.already_there;
-                            entry.skipped += fs.skipped;
-                            entry.failed = fs.failed;
-                            entry.bytes += fs.bytes;
-                            entry.unchanged &= fs.unchanged;
-                            entry.flags_updated += fs.flags_updated;
-                        }
-                    }
-                }
-                Err(e) if e.class().transient() => ctx.note_transient(&match &e {
-                    SyncError::Source { error, .. } | SyncError::Destination { error, .. } => {
-                        error.clone()
-                    }
-                    SyncError::State { .. } => SideError::new(ErrorClass::Other, e.to_string()),
-                }),
-                Err(e) => return Err(e),
+        let (works, setup_result) = futures::join!(
+            prepare_all(ctx, &groups, &created),
+            setup_folders(ctx, folder_setup.take())
+        );
+        setup_result?;
+        let mut works = works?;
+        let all_prepared = works.len() == plan.folders.len();
+        copy_and_finish(ctx, &mut works).await?;
+        for w in works {
+            let fs = w.fs;
+            let entry = folder_summaries.entry(fs.source.clone()).or_default();
+            if round == 0 && throttled_rounds == 0 {
+                *entry = fs;
+            } else {
+                entry.copied += fs.copied;
+                entry.already_there += fs.already_there;
+                entry.skipped += fs.skipped;
+                entry.failed = fs.failed;
+                entry.bytes += fs.bytes;
+                entry.unchanged &= fs.unchanged;
+                entry.flags_updated += fs.flags_updated;
             }
         }
         let transient = *ctx
@@ -434,8 +587,27 @@ async fn run<S: Source, D: Destination>(
             .transient
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let only_throttled = *ctx
+            .counters
+            .only_throttled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if ctx.cancelled() {
+            summary.cancelled = transient.is_some()
+                || !all_prepared
+                || ctx.deferred.load(Ordering::Relaxed) > 0;
+            break;
+        }
         match transient {
             None => break,
+            // Throttled, and the wait asked was kept: another round, not counted as a failure.
+            Some(_) if only_throttled && throttled_rounds < THROTTLED_ROUNDS => {
+                throttled_rounds += 1;
+                if !ctx.wait_pause().await {
+                    summary.cancelled = true;
+                    break;
+                }
+            }
             Some(wait) if round + 1 < rounds => {
                 let wait = wait.max(backoff);
                 tracing::info!(
@@ -443,8 +615,19 @@ async fn run<S: Source, D: Destination>(
                     wait_ms = wait.as_millis() as u64,
                     "transient failures; another round"
                 );
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = ctx.opts.cancel.cancelled() => {
+                        summary.cancelled = true;
+                        break;
+                    }
+                }
+                if !ctx.wait_pause().await {
+                    summary.cancelled = true;
+                    break;
+                }
                 backoff *= 2;
+                round += 1;
             }
             Some(_) => {
                 return Err(SyncError::Destination {
@@ -471,6 +654,85 @@ async fn run<S: Source, D: Destination>(
     list.sort_by(|a, b| a.source.cmp(&b.source));
     summary.folders = list;
     Ok(())
+}
+
+/// Creates the destination folders that do not exist and subscribes those the source's owner
+/// subscribed to, several at once (each a round trip to a host that may be far away).
+async fn setup_folders<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    setup: Option<Vec<(String, bool)>>,
+) -> Result<(), SyncError> {
+    let Some(setup) = setup else {
+        return Ok(());
+    };
+    let results: Vec<Result<(), SyncError>> = stream::iter(setup)
+        .map(|(dest, subscribe)| async move {
+            // A folder in this list is created unless it is only to be subscribed and exists.
+            ctx.dest.create(&dest).await.map_err(|e| ctx.dst_err(e))?;
+            if subscribe {
+                if let Err(e) = ctx.dest.subscribe(&dest).await {
+                    tracing::warn!(folder = %dest, error = %e, "subscribe failed");
+                }
+            }
+            Ok(())
+        })
+        .buffer_unordered(ctx.opts.parallel.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Prepares every folder: groups several at once, the folders of a group in order.
+async fn prepare_all<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    groups: &BTreeMap<String, Vec<FolderMapping>>,
+    created: &HashSet<String>,
+) -> Result<Vec<FolderWork>, SyncError> {
+    // Creation runs alongside: a folder being created is not looked at on the destination.
+    let results: Vec<Result<Vec<FolderWork>, SyncError>> = stream::iter(groups.values())
+        .map(|group| {
+            let ctx = ctx.clone();
+            async move {
+                let mut out = Vec::new();
+                if ctx.cancelled() {
+                    return Ok(out);
+                }
+                let first_dest = group.first().map(|m| m.dest.clone());
+                if let Some(dest) = &first_dest {
+                    check_dest_reset(&ctx, dest, created.contains(dest)).await?;
+                }
+                for m in group {
+                    if ctx.cancelled() {
+                        break;
+                    }
+                    out.push(prepare_folder(&ctx, m, created.contains(&m.dest)).await?);
+                }
+                Ok(out)
+            }
+        })
+        .buffer_unordered(ctx.opts.parallel_folders.max(ctx.opts.parallel).max(1))
+        .collect()
+        .await;
+    let mut works = Vec::new();
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(list) => works.extend(list),
+            Err(e) if e.class().transient() => {
+                if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = &e
+                {
+                    ctx.note_transient(error);
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(works),
+    }
 }
 
 /// Settles intents left open by an earlier crash or a cut connection: a message whose identity
@@ -559,16 +821,22 @@ fn drop_intents<S: Source, D: Destination>(
     Ok(())
 }
 
-/// Syncs one source folder into its destination folder.
-async fn sync_folder<S: Source, D: Destination>(
+/// Looks at one source folder: unchanged since the last run, flag changes to send, and which
+/// messages to copy (not in the ledger, not already on the destination, not too big).
+async fn prepare_folder<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     m: &FolderMapping,
     dest_is_new: bool,
-) -> Result<FolderSummary, SyncError> {
+) -> Result<FolderWork, SyncError> {
     let mut fs = FolderSummary {
         source: m.source.clone(),
         dest: m.dest.clone(),
         ..Default::default()
+    };
+    let done = |fs: FolderSummary| FolderWork {
+        m: m.clone(),
+        fs,
+        copy: None,
     };
     let prev = ctx.db(|db| db.folder(&ctx.account, &m.source))?;
     // Taken before anything is listed, so that a change made while this run lists shows next time.
@@ -581,7 +849,7 @@ async fn sync_folder<S: Source, D: Destination>(
         if p.complete && p.source_token == Some(t) {
             fs.unchanged = true;
             fs.source_messages = p.source_messages.unwrap_or(0);
-            return Ok(fs);
+            return Ok(done(fs));
         }
     }
     let status = ctx
@@ -619,7 +887,7 @@ async fn sync_folder<S: Source, D: Destination>(
                         st.source_highestmodseq = record_modseq;
                         ctx.db(|db| db.put_folder(&ctx.account, &m.source, &st))?;
                     }
-                    return Ok(fs);
+                    return Ok(done(fs));
                 }
             }
         }
@@ -634,7 +902,7 @@ async fn sync_folder<S: Source, D: Destination>(
             && !ctx.source.lists_current_flags()
         {
             fs.unchanged = true;
-            return Ok(fs);
+            return Ok(done(fs));
         }
     }
     // A new UIDVALIDITY: the same mail under new UIDs. Re-identify, never re-copy.
@@ -747,37 +1015,48 @@ async fn sync_folder<S: Source, D: Destination>(
         }
     }
 
-    // Too big for the destination: skipped, listed with size, date and subject.
+    // Too big for the destination: skipped, listed with size, date and subject. A message larger
+    // than the whole daily budget could never be sent either.
     let limit = match (ctx.opts.max_message_size, ctx.dest.max_message_size()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    if let Some(limit) = limit {
-        let (big, rest): (Vec<_>, Vec<_>) = todo.into_iter().partition(|x| x.size > limit);
-        todo = rest;
-        if !big.is_empty() {
-            let headers: HashMap<String, Vec<u8>> = ctx
-                .source
-                .identity_headers(&m.source, &big)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            for x in &big {
-                ctx.fail(
-                    &m.source,
-                    uv,
-                    x,
-                    headers.get(&x.key).map(Vec::as_slice),
-                    ErrorClass::TooBig,
-                    &format!(
-                        "{} bytes; the destination accepts at most {limit} bytes",
-                        x.size
-                    ),
-                )?;
-            }
-            fs.skipped = big.len() as u64;
+    let budget_limit = ctx.opts.budget.map(|b| b.bytes_per_day);
+    let too_big = |size: u64| {
+        limit.is_some_and(|l| size > l) || budget_limit.is_some_and(|l| size > l)
+    };
+    let (big, rest): (Vec<_>, Vec<_>) = todo.into_iter().partition(|x| too_big(x.size));
+    todo = rest;
+    if !big.is_empty() {
+        let headers: HashMap<String, Vec<u8>> = ctx
+            .source
+            .identity_headers(&m.source, &big)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for x in &big {
+            let text = match limit {
+                Some(l) if x.size > l => {
+                    format!("{} bytes; the destination accepts at most {l} bytes", x.size)
+                }
+                _ => format!(
+                    "{} bytes; more than the destination accepts in a day ({} bytes per day \
+                     uploaded per account)",
+                    x.size,
+                    budget_limit.unwrap_or_default()
+                ),
+            };
+            ctx.fail(
+                &m.source,
+                uv,
+                x,
+                headers.get(&x.key).map(Vec::as_slice),
+                ErrorClass::TooBig,
+                &text,
+            )?;
         }
+        fs.skipped = big.len() as u64;
     }
 
     let total_bytes: u64 = todo.iter().map(|x| x.size).sum();
@@ -799,16 +1078,33 @@ async fn sync_folder<S: Source, D: Destination>(
         // The account's totals ("would copy N") come from the counters, as in a real run.
         ctx.counters.copied.fetch_add(fs.copied, Ordering::Relaxed);
         ctx.counters.bytes.fetch_add(total_bytes, Ordering::Relaxed);
-        return Ok(fs);
+        return Ok(done(fs));
     }
+    Ok(FolderWork {
+        m: m.clone(),
+        fs,
+        copy: Some(CopyPlan {
+            uv,
+            status,
+            from_uid,
+            token,
+            record_modseq,
+            flags_sent,
+            floor: Arc::new(Mutex::new(dest_floor)),
+            todo,
+            deferred: Vec::new(),
+        }),
+    })
+}
 
-    // Batches: bounded in count and bytes; several in flight.
+/// Cuts a folder's messages (in the order given) into batches bounded in count and bytes.
+fn batches_of(todo: Vec<MessageMeta>, opts: &SyncOptions) -> Vec<Vec<MessageMeta>> {
     let mut batches: Vec<Vec<MessageMeta>> = Vec::new();
     let mut cur: Vec<MessageMeta> = Vec::new();
     let mut cur_bytes = 0u64;
     for x in todo {
         if !cur.is_empty()
-            && (cur.len() >= ctx.opts.batch_messages || cur_bytes + x.size > ctx.opts.batch_bytes)
+            && (cur.len() >= opts.batch_messages || cur_bytes + x.size > opts.batch_bytes)
         {
             batches.push(std::mem::take(&mut cur));
             cur_bytes = 0;
@@ -819,20 +1115,161 @@ async fn sync_folder<S: Source, D: Destination>(
     if !cur.is_empty() {
         batches.push(cur);
     }
+    batches
+}
+
+/// With a daily budget: the messages of every folder, newest first by INTERNALDATE (undated
+/// last), as many as fit what is left of the budget; the first that does not fit and all after
+/// it wait for a later run. Returns per folder the messages to send now (newest first), and
+/// records when the rest can go.
+fn within_budget<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    budget: DailyBudget,
+    works: &mut [FolderWork],
+) -> Result<(u64, u64), SyncError> {
+    let now = ctx.opts.clock.now();
+    let uploads = ctx.db(|db| db.uploads_since(&ctx.account, now - crate::budget::window()))?;
+    let mut left = budget.remaining(&uploads, now);
+    let mut all: Vec<(usize, MessageMeta)> = Vec::new();
+    for (i, w) in works.iter_mut().enumerate() {
+        if let Some(plan) = &mut w.copy {
+            all.extend(std::mem::take(&mut plan.todo).into_iter().map(|x| (i, x)));
+        }
+    }
+    all.sort_by(|(ia, a), (ib, b)| {
+        b.internal_date
+            .cmp(&a.internal_date)
+            .then(ia.cmp(ib))
+            .then(b.uid.cmp(&a.uid))
+    });
+    let (mut messages_now, mut bytes_now) = (0u64, 0u64);
+    let mut stopped_at: Option<u64> = None;
+    for (i, x) in all {
+        if stopped_at.is_none() && x.size <= left {
+            left -= x.size;
+            messages_now += 1;
+            bytes_now += x.size;
+            if let Some(plan) = &mut works[i].copy {
+                plan.todo.push(x);
+            }
+        } else {
+            stopped_at.get_or_insert(x.size);
+            ctx.deferred.fetch_add(1, Ordering::Relaxed);
+            if let Some(plan) = &mut works[i].copy {
+                plan.deferred.push(x.uid);
+            }
+        }
+    }
+    if let Some(need) = stopped_at {
+        let until = budget.fits_at(&uploads, now, need).unwrap_or(now);
+        *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+        tracing::info!(
+            account = %ctx.account,
+            until = %until,
+            deferred = ctx.deferred.load(Ordering::Relaxed),
+            "daily upload budget reached: the rest goes after this time"
+        );
+    }
+    Ok((messages_now, bytes_now))
+}
+
+/// Copies the prepared folders' messages (one stream of batches over all folders), then records
+/// each folder's watermark.
+async fn copy_and_finish<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    works: &mut [FolderWork],
+) -> Result<(), SyncError> {
+    let totals = (
+        ctx.counters.total_messages.load(Ordering::Relaxed),
+        ctx.counters.total_bytes.load(Ordering::Relaxed),
+    );
+    let now = match ctx.opts.budget {
+        Some(b) if !ctx.opts.dry_run => within_budget(ctx, b, works)?,
+        _ => totals,
+    };
+    ctx.emit(Progress::Totals {
+        account: ctx.account.clone(),
+        messages: totals.0,
+        bytes: totals.1,
+        messages_now: now.0,
+        bytes_now: now.1,
+        resumes_at: *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()),
+    });
+    // Batches of every folder in one stream: newest first with a budget (by each batch's newest
+    // message), else folder by folder in UID order.
+    let mut batches: Vec<(usize, Vec<MessageMeta>)> = Vec::new();
+    for (i, w) in works.iter_mut().enumerate() {
+        if let Some(plan) = &mut w.copy {
+            let todo = std::mem::take(&mut plan.todo);
+            batches.extend(batches_of(todo, &ctx.opts).into_iter().map(|b| (i, b)));
+        }
+    }
+    if ctx.opts.budget.is_some() {
+        batches.sort_by(|(_, a), (_, b)| {
+            let newest = |v: &Vec<MessageMeta>| v.iter().filter_map(|x| x.internal_date).max();
+            newest(b).cmp(&newest(a))
+        });
+    }
     let started = Instant::now();
-    let floor = Arc::new(Mutex::new(dest_floor));
-    let outcomes: Vec<Result<BatchOutcome, SyncError>> = stream::iter(batches)
-        .map(|b| {
+    let works_ref: &[FolderWork] = works;
+    let outcomes: Vec<(usize, Result<BatchOutcome, SyncError>)> = stream::iter(batches)
+        .map(|(i, b)| {
             let ctx = ctx.clone();
-            let floor = floor.clone();
-            async move { copy_batch(&ctx, m, uv, b, &floor, started).await }
+            async move {
+                let w = &works_ref[i];
+                let plan = w.copy.as_ref().expect("batches come from folders with a plan");
+                (
+                    i,
+                    copy_batch(&ctx, &w.m, plan.uv, b, &plan.floor, started).await,
+                )
+            }
         })
         .buffer_unordered(ctx.opts.parallel.max(1))
         .collect()
         .await;
+    let mut per_folder: HashMap<usize, Vec<Result<BatchOutcome, SyncError>>> = HashMap::new();
+    for (i, o) in outcomes {
+        per_folder.entry(i).or_default().push(o);
+    }
+    let mut first_err: Option<SyncError> = None;
+    for (i, w) in works.iter_mut().enumerate() {
+        if w.copy.is_none() {
+            continue;
+        }
+        let outcomes = per_folder.remove(&i).unwrap_or_default();
+        if let Err(e) = finish_folder(ctx, w, outcomes) {
+            first_err.get_or_insert(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Records a folder's new state after its batches: the watermark moves only past settled
+/// messages; too-big skips count as settled (they are listed, and a re-run would only skip them
+/// again); messages deferred (budget, cancel) keep it below them.
+fn finish_folder<S: Source, D: Destination>(
+    ctx: &Arc<Ctx<S, D>>,
+    w: &mut FolderWork,
+    outcomes: Vec<Result<BatchOutcome, SyncError>>,
+) -> Result<(), SyncError> {
+    let Some(plan) = &w.copy else {
+        return Ok(());
+    };
+    let m = &w.m;
+    let fs = &mut w.fs;
     let mut unsettled_min: Option<u32> = None;
     let mut unsettled_no_uid = false;
     let mut first_err: Option<SyncError> = None;
+    let mut note = |u: Option<u32>, unsettled_no_uid: &mut bool| match u {
+        Some(u) => unsettled_min = Some(unsettled_min.map_or(u, |m: u32| m.min(u))),
+        None => *unsettled_no_uid = true,
+    };
+    for u in &plan.deferred {
+        note(*u, &mut unsettled_no_uid);
+    }
     for o in outcomes {
         match o {
             Ok(b) => {
@@ -840,10 +1277,7 @@ async fn sync_folder<S: Source, D: Destination>(
                 fs.bytes += b.bytes;
                 fs.failed += b.failed;
                 for u in b.unsettled {
-                    match u {
-                        Some(u) => unsettled_min = Some(unsettled_min.map_or(u, |m: u32| m.min(u))),
-                        None => unsettled_no_uid = true,
-                    }
+                    note(u, &mut unsettled_no_uid);
                 }
             }
             Err(e) => {
@@ -854,20 +1288,18 @@ async fn sync_folder<S: Source, D: Destination>(
             }
         }
     }
-    // The watermark moves only past settled messages; too-big skips count as settled (they are
-    // listed, and a re-run would only skip them again).
     let complete = unsettled_min.is_none() && !unsettled_no_uid;
     let new_state = FolderState {
         dest_folder: m.dest.clone(),
-        source_uidvalidity: uv,
+        source_uidvalidity: plan.uv,
         source_uidnext: match unsettled_min {
             Some(u) => Some(u),
-            None if unsettled_no_uid => Some(from_uid),
-            None => status.uid_next,
+            None if unsettled_no_uid => Some(plan.from_uid),
+            None => plan.status.uid_next,
         },
-        source_messages: Some(status.messages),
-        source_highestmodseq: record_modseq,
-        source_token: token.filter(|_| complete && flags_sent),
+        source_messages: Some(plan.status.messages),
+        source_highestmodseq: plan.record_modseq,
+        source_token: plan.token.filter(|_| complete && plan.flags_sent),
         complete,
     };
     ctx.db(|db| db.put_folder(&ctx.account, &m.source, &new_state))?;
@@ -875,10 +1307,10 @@ async fn sync_folder<S: Source, D: Destination>(
         account: ctx.account.clone(),
         folder: m.source.clone(),
     });
-    if let Some(e) = first_err {
-        return Err(e);
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(fs)
 }
 
 #[derive(Default)]
@@ -900,7 +1332,17 @@ async fn copy_batch<S: Source, D: Destination>(
 ) -> Result<BatchOutcome, SyncError> {
     let mut out = BatchOutcome::default();
     // Held until the batch is appended (or given up); the semaphore is never closed.
-    let _slot = ctx.batches_in_flight.acquire().await;
+    let _slot = PermitGuard {
+        ctx: ctx.as_ref(),
+        permit: ctx.batches_in_flight.acquire().await.ok(),
+    };
+    // Nothing new starts while a server's pause runs, or once the run is cancelled.
+    if !ctx.wait_pause().await {
+        ctx.deferred
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        out.unsettled = batch.iter().map(|x| x.uid).collect();
+        return Ok(out);
+    }
     let fetched: Vec<FetchedMessage> = match ctx.source.fetch(&m.source, &batch).await {
         Ok(f) => f,
         Err(e) if e.class.transient() => {
@@ -937,7 +1379,11 @@ async fn copy_batch<S: Source, D: Destination>(
             flags: f.meta.flags.clone(),
         })
         .collect();
-    ctx.db(|db| db.write_intents(&ctx.account, &m.source, uv, &m.dest, &intents))?;
+    // The bytes count against the daily budget from the moment they may be sent.
+    let upload_at = ctx.opts.clock.now();
+    ctx.db(|db| {
+        db.write_intents_counted(&ctx.account, &m.source, uv, &m.dest, &intents, Some(upload_at))
+    })?;
     let mut copied: Vec<(String, Option<(u32, u32)>)> = Vec::new();
     let mut not_appended: Vec<String> = Vec::new();
     let flags: Vec<Vec<String>> = fetched
@@ -1020,6 +1466,28 @@ async fn copy_batch<S: Source, D: Destination>(
         },
     });
     Ok(out)
+}
+
+/// A batch's place in `batches_in_flight`: given back when the batch ends, unless throttling
+/// lowered the number of batches at once meanwhile (then it is forgotten instead).
+struct PermitGuard<'a, S, D> {
+    ctx: &'a Ctx<S, D>,
+    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl<S, D> Drop for PermitGuard<'_, S, D> {
+    fn drop(&mut self) {
+        let Some(p) = self.permit.take() else {
+            return;
+        };
+        let owed = &self.ctx.owed_permits;
+        if owed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            p.forget();
+        }
+    }
 }
 
 /// Sends the source's flag changes since `since_modseq` (messages up to `highest_copied`) to
@@ -1145,11 +1613,19 @@ async fn send_flags<S: Source, D: Destination>(
 async fn check_dest_reset<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     dest: &str,
+    absent_when_listed: bool,
 ) -> Result<(), SyncError> {
     if !ctx.db(|db| db.has_dest_uids(&ctx.account, dest))? {
         return Ok(());
     }
-    let status = match ctx.dest.status(dest).await {
+    // A folder the destination's LIST did not show holds none of the ledger's messages (it is
+    // being created alongside, empty). UIDVALIDITY 0 is never a real one: every row is stale.
+    let status = if absent_when_listed {
+        Ok(FolderStatus::default())
+    } else {
+        ctx.dest.status(dest).await
+    };
+    let status = match status {
         Ok(s) => s,
         // A dry run does not create folders: the folder is gone, and would be created empty.
         // (UIDVALIDITY 0 is never a real one: every row counts as stale.)

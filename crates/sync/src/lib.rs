@@ -9,6 +9,7 @@
 //!   summaries, verification.
 
 pub mod any;
+pub mod budget;
 pub mod engine;
 pub mod error;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod side;
 pub mod state;
 pub mod verify;
 
+pub use budget::{days_for_bytes, days_needed, Clock, DailyBudget, ManualClock, SystemClock};
 pub use engine::{account_key, sync_account, ProgressFn, SharedState, SyncOptions};
 pub use error::{ErrorClass, SideError, SyncError};
 pub use report::{AccountSummary, Progress, Verification};

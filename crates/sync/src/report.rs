@@ -83,12 +83,29 @@ pub struct AccountSummary {
     pub failures: Vec<MessageFailure>,
     /// The error that stopped this account, if one did.
     pub fatal: Option<String>,
+    /// Stopped on request before the end (batches sent were finished and recorded; a re-run
+    /// continues where this one stopped).
+    #[serde(default)]
+    pub cancelled: bool,
+    /// The daily upload budget was reached: what was left is sent by a run after this time.
+    #[serde(default)]
+    #[ts(type = "string | null")]
+    pub budget_exhausted_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Messages left for a later run because the budget was reached (or the run was cancelled).
+    #[serde(default)]
+    pub deferred: u64,
+    /// Times the destination or source asked to slow down (each wait was kept in full).
+    #[serde(default)]
+    pub throttled: u64,
 }
 
 impl AccountSummary {
     /// True when every message of the source is on the destination or skipped on purpose.
     pub fn complete(&self) -> bool {
-        self.fatal.is_none() && self.failed == 0
+        self.fatal.is_none()
+            && self.failed == 0
+            && !self.cancelled
+            && self.budget_exhausted_until.is_none()
     }
 }
 
@@ -101,6 +118,26 @@ pub enum Progress {
     Planned {
         account: String,
         folders: u32,
+    },
+    /// Everything this run will copy for the account is known (before the first batch lands):
+    /// `messages` / `bytes` in all. With a daily budget, `messages_now` / `bytes_now` is what fits
+    /// before it is reached (the rest waits for `resumes_at`); otherwise the same as the totals.
+    Totals {
+        account: String,
+        messages: u64,
+        bytes: u64,
+        messages_now: u64,
+        bytes_now: u64,
+        #[ts(type = "string | null")]
+        resumes_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The server asked to slow down: nothing new is sent for `wait_ms`, then with fewer
+    /// connections (`connections` batches at once from now on).
+    Throttled {
+        account: String,
+        wait_ms: u64,
+        connections: u32,
+        server_text: String,
     },
     /// A folder's work is known: `messages` / `bytes` to copy.
     FolderStarted {
@@ -130,6 +167,11 @@ pub enum Progress {
     AccountDone {
         account: String,
         complete: bool,
+        #[serde(default)]
+        cancelled: bool,
+        #[serde(default)]
+        #[ts(type = "string | null")]
+        budget_exhausted_until: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 

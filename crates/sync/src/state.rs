@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS mapping (
     reason TEXT NOT NULL,
     PRIMARY KEY (account, source_folder)
 );
+-- Bytes sent to the destination per account, for a daily upload budget (rolling 24 h): one row
+-- per batch, written before its APPEND (a cut batch counts: the provider counted it too).
+CREATE TABLE IF NOT EXISTS upload (
+    account TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS upload_account ON upload (account, at_ms);
 CREATE TABLE IF NOT EXISTS run (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT NOT NULL,
@@ -499,7 +507,34 @@ impl StateDb {
         dest_folder: &str,
         intents: &[Intent],
     ) -> Result<(), SyncError> {
+        self.write_intents_counted(account, source_folder, uidvalidity, dest_folder, intents, None)
+    }
+
+    /// [`StateDb::write_intents`], and in the same transaction the batch's bytes as an upload at
+    /// the given time (the daily budget's ledger, see [`StateDb::record_upload`]).
+    pub fn write_intents_counted(
+        &self,
+        account: &str,
+        source_folder: &str,
+        uidvalidity: u32,
+        dest_folder: &str,
+        intents: &[Intent],
+        upload: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), SyncError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        if let Some(at) = upload {
+            let bytes: u64 = intents.iter().map(|i| i.size).sum();
+            tx.execute(
+                "INSERT INTO upload (account, at_ms, bytes) VALUES (?1, ?2, ?3)",
+                params![account, at.timestamp_millis(), bytes as i64],
+            )
+            .map_err(self.err())?;
+            tx.execute(
+                "DELETE FROM upload WHERE account = ?1 AND at_ms < ?2",
+                params![account, at.timestamp_millis() - 2 * 86_400_000],
+            )
+            .map_err(self.err())?;
+        }
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -1009,6 +1044,57 @@ impl StateDb {
         rows.collect::<Result<HashSet<_>, _>>().map_err(self.err())
     }
 
+    /// Records `bytes` sent to the destination for `account` at `at` (the daily budget's
+    /// ledger). Rows older than two days are dropped: the window is 24 h.
+    pub fn record_upload(
+        &self,
+        account: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        bytes: u64,
+    ) -> Result<(), SyncError> {
+        let at_ms = at.timestamp_millis();
+        self.conn
+            .execute(
+                "INSERT INTO upload (account, at_ms, bytes) VALUES (?1, ?2, ?3)",
+                params![account, at_ms, bytes as i64],
+            )
+            .map_err(self.err())?;
+        self.conn
+            .execute(
+                "DELETE FROM upload WHERE account = ?1 AND at_ms < ?2",
+                params![account, at_ms - 2 * 86_400_000],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Uploads of `account` after `since`, oldest first, as (time, bytes).
+    pub fn uploads_since(
+        &self,
+        account: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, u64)>, SyncError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT at_ms, bytes FROM upload WHERE account = ?1 AND at_ms > ?2 ORDER BY at_ms",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![account, since.timestamp_millis()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ms, bytes) = row.map_err(self.err())?;
+            if let Some(at) = chrono::DateTime::from_timestamp_millis(ms) {
+                out.push((at, bytes.max(0) as u64));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn start_run(&self, account: &str) -> Result<i64, SyncError> {
         self.conn
             .execute(
@@ -1134,6 +1220,276 @@ fn sqlite_file_uri(path: &Path) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolutions (phase 5, review): a message the destination refuses for good, delivered wrapped
+// (its original bytes attached to a short note) or exported to an mbox file. Written by
+// `ferry_project::review`; kept apart from the engine's tables above.
+//
+// Resolving a message also writes its `message` row (state `copied` at the wrapped message's
+// UID, or `present` without a destination UID for an mbox export) and drops its `failure` row,
+// in one transaction: the engine then counts it as settled and never sends it again.
+
+const RESOLUTION_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS resolution (
+    account TEXT NOT NULL,
+    source_folder TEXT NOT NULL,
+    source_uidvalidity INTEGER NOT NULL,
+    source_key TEXT NOT NULL,
+    source_uid INTEGER,
+    size INTEGER NOT NULL,
+    subject TEXT,
+    date TEXT,
+    class TEXT NOT NULL,
+    server_text TEXT NOT NULL,
+    how TEXT NOT NULL CHECK (how IN ('wrapped', 'mbox')),
+    state TEXT NOT NULL CHECK (state IN ('intent', 'done')),
+    dest_folder TEXT,
+    dest_uidvalidity INTEGER,
+    dest_uid INTEGER,
+    mbox_path TEXT,
+    delivered_identity TEXT,
+    at TEXT NOT NULL,
+    PRIMARY KEY (account, source_folder, source_uidvalidity, source_key)
+);
+"#;
+
+/// How a refused message was resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResolutionHow {
+    /// Delivered as the attachment of a short note, in the same destination folder.
+    Wrapped,
+    /// Written to an mbox file.
+    Mbox,
+}
+
+impl ResolutionHow {
+    fn as_str(self) -> &'static str {
+        match self {
+            ResolutionHow::Wrapped => "wrapped",
+            ResolutionHow::Mbox => "mbox",
+        }
+    }
+}
+
+/// One resolution row. `done == false`: the delivery was started and not confirmed (a crash or a
+/// cut connection); the next attempt looks for it before delivering again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolutionRow {
+    pub account: String,
+    pub failure: FailureRow,
+    pub how: ResolutionHow,
+    pub done: bool,
+    pub dest_folder: Option<String>,
+    pub dest_uidvalidity: Option<u32>,
+    pub dest_uid: Option<u32>,
+    pub mbox_path: Option<String>,
+    /// Identity of the wrapped message (found again by it after a crash).
+    pub delivered_identity: Option<String>,
+    /// When it was recorded (RFC 3339).
+    pub at: String,
+}
+
+/// Where a resolved message ended up, for [`StateDb::finish_resolution`].
+#[derive(Clone, Debug)]
+pub struct ResolutionDone {
+    /// The source message's identity and flags (its `message` row).
+    pub identity: String,
+    pub flags: Vec<String>,
+    pub dest_folder: String,
+    /// The wrapped message's (UIDVALIDITY, UID), when the destination said.
+    pub dest_uid: Option<(u32, u32)>,
+}
+
+impl StateDb {
+    fn ensure_resolution_table(&self) -> Result<(), SyncError> {
+        self.conn
+            .execute_batch(RESOLUTION_SCHEMA)
+            .map_err(self.err())
+    }
+
+    /// Records that a resolution starts (before anything is delivered or written), replacing an
+    /// earlier unfinished one of the same message.
+    pub fn begin_resolution(
+        &self,
+        account: &str,
+        failure: &FailureRow,
+        how: ResolutionHow,
+        dest_folder: Option<&str>,
+        mbox_path: Option<&str>,
+        delivered_identity: Option<&str>,
+    ) -> Result<(), SyncError> {
+        self.ensure_resolution_table()?;
+        self.conn
+            .execute(
+                "INSERT INTO resolution (account, source_folder, source_uidvalidity, source_key, source_uid, size,
+                    subject, date, class, server_text, how, state, dest_folder, mbox_path, delivered_identity, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'intent', ?12, ?13, ?14, ?15)
+                 ON CONFLICT DO UPDATE SET how = ?11, state = 'intent', dest_folder = ?12, mbox_path = ?13,
+                    delivered_identity = ?14, at = ?15, dest_uidvalidity = NULL, dest_uid = NULL
+                 WHERE state = 'intent'",
+                params![
+                    account,
+                    failure.source_folder,
+                    failure.source_uidvalidity,
+                    failure.source_key,
+                    failure.source_uid,
+                    failure.size as i64,
+                    failure.subject,
+                    failure.date,
+                    failure.class,
+                    failure.server_text,
+                    how.as_str(),
+                    dest_folder,
+                    mbox_path,
+                    delivered_identity,
+                    now()
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Confirms a resolution, in one transaction: the resolution is done, the source message is
+    /// settled in the ledger (`copied` at the wrapped message's UID, or `present` without one for
+    /// an mbox export) and its failure row is dropped.
+    pub fn finish_resolution(
+        &self,
+        account: &str,
+        source_folder: &str,
+        source_uidvalidity: u32,
+        source_key: &str,
+        done: &ResolutionDone,
+    ) -> Result<(), SyncError> {
+        self.ensure_resolution_table()?;
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let t = now();
+        let (source_uid, size, how): (Option<u32>, i64, String) = tx
+            .query_row(
+                "SELECT source_uid, size, how FROM resolution WHERE account = ?1 AND source_folder = ?2
+                   AND source_uidvalidity = ?3 AND source_key = ?4",
+                params![account, source_folder, source_uidvalidity, source_key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.err())?;
+        tx.execute(
+            "UPDATE resolution SET state = 'done', dest_folder = ?5, dest_uidvalidity = ?6, dest_uid = ?7, at = ?8
+             WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3 AND source_key = ?4",
+            params![
+                account,
+                source_folder,
+                source_uidvalidity,
+                source_key,
+                done.dest_folder,
+                done.dest_uid.map(|d| d.0),
+                done.dest_uid.map(|d| d.1),
+                t
+            ],
+        )
+        .map_err(self.err())?;
+        let state = if how == "wrapped" { "copied" } else { "present" };
+        tx.execute(
+            "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
+                identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at, flags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT DO UPDATE SET state = ?11, dest_folder = ?8, dest_uidvalidity = ?9,
+                dest_uid = ?10, updated_at = ?12, flags = ?13",
+            params![
+                account,
+                source_folder,
+                source_uidvalidity,
+                source_key,
+                source_uid,
+                size,
+                done.identity,
+                done.dest_folder,
+                done.dest_uid.map(|d| d.0),
+                done.dest_uid.map(|d| d.1),
+                state,
+                t,
+                flags_text(&done.flags)
+            ],
+        )
+        .map_err(self.err())?;
+        tx.execute(
+            "DELETE FROM failure WHERE account = ?1 AND source_folder = ?2 AND source_uidvalidity = ?3 AND source_key = ?4",
+            params![account, source_folder, source_uidvalidity, source_key],
+        )
+        .map_err(self.err())?;
+        tx.commit().map_err(self.err())
+    }
+
+    /// The resolutions of an account (every account when `None`), finished or not. A ledger
+    /// opened read-only (a copy in memory without this table) reads them from its file.
+    pub fn resolutions(&self, account: Option<&str>) -> Result<Vec<ResolutionRow>, SyncError> {
+        let has_table = |conn: &Connection| -> Result<bool, rusqlite::Error> {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resolution')",
+                [],
+                |r| r.get::<_, bool>(0),
+            )
+        };
+        if has_table(&self.conn).map_err(self.err())? {
+            return read_resolutions(&self.conn, account).map_err(self.err());
+        }
+        if self._lock.is_some() || !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        let absolute = std::fs::canonicalize(&self.path).map_err(|e| SyncError::State {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        let conn = Connection::open_with_flags(
+            format!("{}?mode=ro", sqlite_file_uri(&absolute)),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(self.err())?;
+        if !has_table(&conn).map_err(self.err())? {
+            return Ok(Vec::new());
+        }
+        read_resolutions(&conn, account).map_err(self.err())
+    }
+}
+
+fn read_resolutions(
+    conn: &Connection,
+    account: Option<&str>,
+) -> Result<Vec<ResolutionRow>, rusqlite::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT account, source_folder, source_uidvalidity, source_key, source_uid, size, class, subject, date,
+            server_text, how, state, dest_folder, dest_uidvalidity, dest_uid, mbox_path, delivered_identity, at
+         FROM resolution WHERE ?1 IS NULL OR account = ?1 ORDER BY account, source_folder, source_uid, source_key",
+    )?;
+    let rows = stmt.query_map(params![account], |r| {
+        Ok(ResolutionRow {
+            account: r.get(0)?,
+            failure: FailureRow {
+                source_folder: r.get(1)?,
+                source_uidvalidity: r.get(2)?,
+                source_key: r.get(3)?,
+                source_uid: r.get(4)?,
+                size: r.get::<_, i64>(5)? as u64,
+                class: r.get(6)?,
+                subject: r.get(7)?,
+                date: r.get(8)?,
+                server_text: r.get(9)?,
+            },
+            how: if r.get::<_, String>(10)? == "wrapped" {
+                ResolutionHow::Wrapped
+            } else {
+                ResolutionHow::Mbox
+            },
+            done: r.get::<_, String>(11)? == "done",
+            dest_folder: r.get(12)?,
+            dest_uidvalidity: r.get(13)?,
+            dest_uid: r.get(14)?,
+            mbox_path: r.get(15)?,
+            delivered_identity: r.get(16)?,
+            at: r.get(17)?,
+        })
+    })?;
+    rows.collect()
 }
 
 #[cfg(test)]
