@@ -4,8 +4,17 @@
 
 pub mod credentials;
 pub mod cutover;
+pub mod decommission;
 pub mod destination;
 pub mod discover;
+pub mod host;
+pub mod jobs;
+pub mod phases;
+pub mod plan;
 pub mod profiles;
+pub mod project;
+pub mod report;
+pub mod review;
+pub mod status;
 pub mod store;
 pub mod sync;

@@ -235,6 +235,13 @@ impl ProjectStore {
         }
     }
 
+    /// The JSON file at an exact path (the previous release's file, found beside a project).
+    pub fn at(path: impl AsRef<Path>) -> Self {
+        ProjectStore {
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

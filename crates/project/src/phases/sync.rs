@@ -1,0 +1,479 @@
+//! Phases 4, 7 and 9 on the project: the initial sync, the cut-over (delta) sync and the final
+//! sync of every included account of the plan, several at once within the destination's
+//! connection limits, as one cancellable job. What each run copied goes into the phase log; the
+//! final sync ends with a verification per account and marks the source as finished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_imap::{Endpoint as ImapEndpoint, Security as ImapSecurity};
+use futures::stream::{self, StreamExt};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::destination::{Destination, Security};
+use crate::host::ProjectHost;
+use crate::jobs::{
+    self, AccountStage, JobControl, JobEvents, JobKind, JobProgress, ProgressTracker,
+};
+use crate::phases::PhaseError;
+use crate::plan::{PlannedAccount, SourceMethod};
+use crate::project::{Fact, Project, RunOutcome};
+use crate::sync::{
+    imap_side, open_state, source_of, AccountPair, ImapAccount, RunOptions, SourceSpec, SyncReport,
+    VerifyReport,
+};
+use ferry_sync::report::AccountSummary;
+
+/// The old server's IMAP service, for accounts whose store Ferry cannot read on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourceImap {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// SHA-256 of the old server's (usually self-signed) certificate, once the admin checked it.
+    pub pinned_sha256: Option<String>,
+}
+
+/// Project settings' keys.
+pub const SOURCE_IMAP_SETTING: &str = "source_imap";
+pub const DESTINATION_PIN_SETTING: &str = "destination_pin";
+
+/// What a sync job did.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncJobReport {
+    pub job: JobKind,
+    pub report: SyncReport,
+    /// The final sync's verification (source against destination, per account).
+    pub verification: Option<VerifyReport>,
+    /// Accounts that could not be started (no password, unreadable store), with the reason.
+    pub not_started: Vec<AccountError>,
+    pub cancelled: bool,
+    /// One line for the log and the screens.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AccountError {
+    pub account: String,
+    pub error: String,
+}
+
+pub(crate) fn imap_endpoint(
+    host: &str,
+    port: u16,
+    security: Security,
+    pin: Option<String>,
+) -> ImapEndpoint {
+    ImapEndpoint {
+        host: host.to_string(),
+        port,
+        security: match security {
+            Security::Tls => ImapSecurity::Tls,
+            Security::StartTls => ImapSecurity::StartTls,
+            Security::Plain => ImapSecurity::Plain,
+        },
+        pinned_sha256: pin,
+    }
+}
+
+/// The destination's IMAP endpoint with the pin the admin accepted, if any.
+pub fn destination_endpoint(
+    project: &Project,
+    dest: &Destination,
+) -> Result<ImapEndpoint, PhaseError> {
+    let pin: Option<String> = project.setting(DESTINATION_PIN_SETTING)?;
+    Ok(imap_endpoint(
+        &dest.imap.host,
+        dest.imap.port,
+        dest.imap.security,
+        pin,
+    ))
+}
+
+/// The login of `account` on the destination (its address there, or the local part).
+pub fn destination_login(dest: &Destination, account: &PlannedAccount) -> String {
+    dest.login_for(&account.dest_address)
+}
+
+/// Builds the engine's account pairs for `accounts`: the store on disk or the old server's
+/// IMAP service as source, the destination with the password the vault holds for
+/// (destination host, login). An account that cannot be set up is returned apart, with why.
+pub fn account_pairs(
+    project: &Project,
+    host: &dyn ProjectHost,
+    accounts: &[PlannedAccount],
+) -> Result<(Vec<(PlannedAccount, AccountPair)>, Vec<AccountError>), PhaseError> {
+    let dest = project.destination()?.ok_or_else(|| {
+        PhaseError::NotReady("No new mail host chosen yet: choose it in Destination first.".into())
+    })?;
+    let dest_endpoint = destination_endpoint(project, &dest)?;
+    let source_imap: Option<SourceImap> = project.setting(SOURCE_IMAP_SETTING)?;
+    let vault = host.vault().map_err(PhaseError::Vault)?;
+    let password = |host_name: &str, login: &str| -> Result<SecretString, String> {
+        match vault.get(host_name, login) {
+            Ok(Some(secret)) if !secret.is_empty() => Ok(secret.to_secret_string()),
+            Ok(_) => Err(format!(
+                "no password stored for {login} at {host_name}; enter it in Credentials"
+            )),
+            Err(e) => Err(format!("the password store could not be read: {e}")),
+        }
+    };
+    let mut pairs = Vec::new();
+    let mut errors = Vec::new();
+    for account in accounts {
+        let login = destination_login(&dest, account);
+        let built = (|| -> Result<AccountPair, String> {
+            let dest_password = password(&dest_endpoint.host, &login)?;
+            let source = match (account.method, &account.store) {
+                (SourceMethod::Store, Some(store)) => SourceSpec::Maildir(PathBuf::from(store)),
+                _ => {
+                    let imap = source_imap.as_ref().ok_or_else(|| {
+                        format!(
+                            "{} is read over the old server's IMAP service, which is not set up; enter its host in Credentials",
+                            account.source_address
+                        )
+                    })?;
+                    SourceSpec::Imap(ImapAccount {
+                        endpoint: imap_endpoint(
+                            &imap.host,
+                            imap.port,
+                            imap.security,
+                            imap.pinned_sha256.clone(),
+                        ),
+                        user: account.login.clone(),
+                        password: password(&imap.host, &account.login)?,
+                    })
+                }
+            };
+            Ok(AccountPair {
+                source,
+                dest: ImapAccount {
+                    endpoint: dest_endpoint.clone(),
+                    user: login.clone(),
+                    password: dest_password,
+                },
+            })
+        })();
+        match built {
+            Ok(pair) => pairs.push((account.clone(), pair)),
+            Err(error) => errors.push(AccountError {
+                account: account.source_address.clone(),
+                error,
+            }),
+        }
+    }
+    Ok((pairs, errors))
+}
+
+/// The accounts a sync job copies: every included account still on the server, or `only`.
+fn accounts_for(
+    project: &Project,
+    only: Option<&[String]>,
+) -> Result<Vec<PlannedAccount>, PhaseError> {
+    let plan = project.plan()?;
+    let chosen: Vec<PlannedAccount> = plan
+        .into_iter()
+        .filter(|a| match only {
+            Some(list) => list
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(&a.source_address)),
+            None => a.included && a.present,
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err(PhaseError::NotReady(match only {
+            Some(list) => format!("none of {} is in the migration plan", list.join(", ")),
+            None => {
+                "No account is included in the migration plan: include at least one in Destination."
+                    .into()
+            }
+        }));
+    }
+    Ok(chosen)
+}
+
+/// Connections per account and accounts at once, within the destination's limits: the users'
+/// own mail clients keep using some of each mailbox's connections during the migration.
+fn run_options(dest: &Destination, state: &Path) -> RunOptions {
+    let mut options = RunOptions {
+        state: Some(state.to_path_buf()),
+        ..RunOptions::default()
+    };
+    if let Some(limit) = dest.limits.max_connections_per_user {
+        options.connections = options.connections.min((limit as usize / 2).max(1));
+    }
+    options.sync.parallel = options.connections;
+    options.sync.max_message_size = dest.limits.max_message_size;
+    options
+}
+
+/// Runs a sync job (`kind` is the initial, delta, final sync or a retry) over the plan. Holds
+/// the project's writing lock throughout; `control.cancel` stops it (batches already sent are
+/// recorded, so the next run continues where this one stopped, exactly once). Progress goes
+/// to `events`, tagged with `control.id`.
+pub async fn run(
+    project_path: &Path,
+    host: &dyn ProjectHost,
+    control: &JobControl,
+    events: JobEvents,
+    only: Option<&[String]>,
+) -> Result<SyncJobReport, PhaseError> {
+    let kind = control.kind;
+    let _lock = jobs::lock(project_path, kind, host.now().timestamp())?;
+    let mut project = Project::open(project_path)?;
+    project.settle_abandoned_runs(host.now().timestamp())?;
+    let dest = project.destination()?.ok_or_else(|| {
+        PhaseError::NotReady("No new mail host chosen yet: choose it in Destination first.".into())
+    })?;
+    let accounts = accounts_for(&project, only)?;
+    let run_id = project.log_run(
+        kind.log_name(),
+        host.now().timestamp(),
+        &serde_json::json!({
+            "accounts": accounts.iter().map(|a| &a.source_address).collect::<Vec<_>>(),
+            "destination": dest.imap.host,
+        }),
+    )?;
+    let (pairs, not_started) = match account_pairs(&project, host, &accounts) {
+        Ok(built) => built,
+        Err(e) => {
+            project.end_run(
+                run_id,
+                host.now().timestamp(),
+                RunOutcome::Failed,
+                &serde_json::json!({ "summary": e.to_string() }),
+            )?;
+            return Err(e);
+        }
+    };
+    let state_path = project.sync_state_path();
+    let options = run_options(&dest, &state_path);
+    let names: Vec<String> = accounts.iter().map(|a| a.source_address.clone()).collect();
+    let tracker = ProgressTracker::new(&control.id, events, &names);
+    for failed in &not_started {
+        tracker.update(&failed.account, |p| {
+            p.stage = AccountStage::Stopped;
+            p.error = Some(failed.error.clone());
+        });
+    }
+    tracker.emit(JobProgress::Started {
+        job: kind,
+        accounts: tracker.snapshot(),
+    });
+
+    let copy = copy_accounts(&pairs, &options, &tracker);
+    let (summaries, cancelled) = tokio::select! {
+        summaries = copy => (summaries, false),
+        _ = control.cancel.cancelled() => (Vec::new(), true),
+    };
+    let mut report = aggregate(summaries, &state_path);
+    report.complete = report.complete && not_started.is_empty() && !cancelled;
+
+    let verification = if kind == JobKind::FinalSync && !cancelled && report.fatal == 0 {
+        let plain: Vec<AccountPair> = pairs.iter().map(|(_, p)| p.clone()).collect();
+        Some(crate::sync::run_verify(plain, options.clone(), options.sync.rules.clone()).await?)
+    } else {
+        None
+    };
+
+    let now = host.now().timestamp();
+    let verified = verification.as_ref().is_none_or(|v| v.ok);
+    let outcome = if cancelled {
+        RunOutcome::Cancelled
+    } else if report.fatal > 0 || !not_started.is_empty() {
+        RunOutcome::Failed
+    } else if report.failed > 0 || !verified {
+        RunOutcome::Attention
+    } else {
+        RunOutcome::Succeeded
+    };
+    let summary = summarize(
+        kind,
+        &report,
+        &not_started,
+        verification.as_ref(),
+        cancelled,
+    );
+    let job_report = SyncJobReport {
+        job: kind,
+        report,
+        verification,
+        not_started,
+        cancelled,
+        summary: summary.clone(),
+    };
+    project.end_run(
+        run_id,
+        now,
+        outcome,
+        &serde_json::json!({ "summary": summary, "report": job_report }),
+    )?;
+    if outcome == RunOutcome::Succeeded || outcome == RunOutcome::Attention {
+        match kind {
+            JobKind::DeltaSync => project.set_fact(Fact::DeltaSyncedAt, Some(now))?,
+            JobKind::FinalSync if outcome == RunOutcome::Succeeded => {
+                project.set_fact(Fact::FinalSyncedAt, Some(now))?
+            }
+            _ => {}
+        }
+    }
+    tracker.emit(JobProgress::Finished { outcome, summary });
+    Ok(job_report)
+}
+
+async fn copy_accounts(
+    pairs: &[(PlannedAccount, AccountPair)],
+    options: &RunOptions,
+    tracker: &Arc<ProgressTracker>,
+) -> Vec<(String, AccountSummary)> {
+    let state = match open_state(options, &[], false) {
+        Ok((state, _)) => state,
+        Err(e) => {
+            return pairs
+                .iter()
+                .map(|(a, _)| {
+                    (
+                        a.source_address.clone(),
+                        AccountSummary {
+                            account: a.source_address.clone(),
+                            fatal: Some(e.to_string()),
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect()
+        }
+    };
+    stream::iter(pairs.iter().cloned())
+        .map(|(account, pair)| {
+            let state = state.clone();
+            let tracker = tracker.clone();
+            let options = options.clone();
+            async move {
+                let name = account.source_address.clone();
+                let dest = Arc::new(imap_side(
+                    &pair.dest,
+                    options.connections,
+                    options.sync.max_message_size,
+                ));
+                let progress: ferry_sync::ProgressFn = {
+                    let tracker = tracker.clone();
+                    let name = name.clone();
+                    Arc::new(move |event| tracker.engine_event(&name, event))
+                };
+                let summary = match source_of(&pair.source, options.connections) {
+                    Ok(source) => {
+                        ferry_sync::sync_account(
+                            Arc::new(source),
+                            dest,
+                            state,
+                            options.sync.clone(),
+                            progress,
+                        )
+                        .await
+                    }
+                    Err(e) => AccountSummary {
+                        account: name.clone(),
+                        fatal: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                };
+                if let Some(error) = &summary.fatal {
+                    tracker.update(&name, |p| {
+                        p.stage = AccountStage::Stopped;
+                        p.error = Some(error.clone());
+                    });
+                }
+                (name, summary)
+            }
+        })
+        .buffer_unordered(options.parallel_accounts.max(1))
+        .collect()
+        .await
+}
+
+fn aggregate(summaries: Vec<(String, AccountSummary)>, state: &Path) -> SyncReport {
+    let mut r = SyncReport {
+        state_file: state.display().to_string(),
+        ..Default::default()
+    };
+    let mut seconds: f64 = 0.0;
+    for (_, s) in &summaries {
+        r.copied += s.copied;
+        r.already_there += s.already_there;
+        r.skipped += s.skipped;
+        r.failed += s.failed;
+        r.bytes += s.bytes;
+        r.fatal += u64::from(s.fatal.is_some());
+        seconds = seconds.max(s.seconds);
+    }
+    r.complete = summaries.iter().all(|(_, s)| s.complete());
+    r.accounts = summaries.into_iter().map(|(_, s)| s).collect();
+    r.seconds = seconds;
+    if seconds > 0.0 {
+        r.messages_per_second = r.copied as f64 / seconds;
+        r.bytes_per_second = r.bytes as f64 / seconds;
+    }
+    r
+}
+
+fn summarize(
+    kind: JobKind,
+    report: &SyncReport,
+    not_started: &[AccountError],
+    verification: Option<&VerifyReport>,
+    cancelled: bool,
+) -> String {
+    let mut parts = vec![format!(
+        "{} copied, {} already there",
+        plural(report.copied, "message", "messages"),
+        report.already_there
+    )];
+    if report.failed > 0 {
+        parts.push(format!("{} failed (see Review)", report.failed));
+    }
+    if report.skipped > 0 {
+        parts.push(format!("{} skipped", report.skipped));
+    }
+    let stopped = report.fatal as usize + not_started.len();
+    if stopped > 0 {
+        parts.push(format!(
+            "{} could not be synced",
+            plural(stopped as u64, "account", "accounts")
+        ));
+    }
+    if let Some(v) = verification {
+        parts.push(if v.ok {
+            "verified: every message is on the new host".to_string()
+        } else {
+            format!(
+                "verification: {} missing",
+                plural(v.missing, "message", "messages")
+            )
+        });
+    }
+    let head = match kind {
+        JobKind::InitialSync => "Initial sync",
+        JobKind::DeltaSync => "Cut-over sync",
+        JobKind::FinalSync => "Final sync",
+        _ => "Sync",
+    };
+    if cancelled {
+        format!("{head} stopped on request; run it again to continue where it stopped")
+    } else {
+        format!("{head}: {}", parts.join("; "))
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
