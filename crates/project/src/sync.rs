@@ -490,7 +490,7 @@ impl SyncReport {
     }
 }
 
-fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> ImapSide {
+pub(crate) fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> ImapSide {
     ImapSide::new(
         a.endpoint.clone(),
         Credentials::new(a.user.clone(), a.password.clone()),
@@ -499,7 +499,10 @@ fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> Imap
     .with_max_message_size(max_size)
 }
 
-fn source_of(spec: &SourceSpec, connections: usize) -> Result<AnySource, SyncSetupError> {
+pub(crate) fn source_of(
+    spec: &SourceSpec,
+    connections: usize,
+) -> Result<AnySource, SyncSetupError> {
     Ok(match spec {
         SourceSpec::Imap(a) => AnySource::Imap(imap_side(a, connections, None)),
         SourceSpec::Maildir(p) => {
@@ -515,7 +518,7 @@ fn source_of(spec: &SourceSpec, connections: usize) -> Result<AnySource, SyncSet
 
 /// `read_only` (dry run, verify): the ledger copied into memory, nothing written anywhere; else
 /// the file, locked against a second writing run for as long as the run lasts.
-fn open_state(
+pub(crate) fn open_state(
     opts: &RunOptions,
     pairs: &[AccountPair],
     read_only: bool,
