@@ -31,6 +31,16 @@ pub enum CutoverError {
     /// A domain name given by the caller is not a valid DNS name.
     #[error("'{name}' is not a valid domain name: {reason}")]
     BadDomain { name: String, reason: String },
+    /// A host name given for the old server, the new host or an SPF include is not a DNS name.
+    #[error("'{value}', given as {role}, is not a valid host name: {reason}")]
+    BadHostName {
+        role: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// An address given for the old server or the new host is not an IP address.
+    #[error("'{value}', given as {role}, is not an IP address; give an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10")]
+    BadAddress { role: &'static str, value: String },
     /// A resolver address is not `IP` or `IP:port`.
     #[error(
         "'{value}' is not a resolver address; give an IP, or IP:port (for example 192.0.2.53:53)"

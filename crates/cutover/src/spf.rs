@@ -1,7 +1,8 @@
 //! SPF (RFC 7208) as far as the cut-over needs it: does the domain's `v=spf1` record allow the new
 //! host to send for it? Evaluates `ip4`, `ip6`, `a`, `mx`, `include`, `redirect` and `all`
 //! recursively within the RFC's limit of 10 DNS lookups, and says "cannot decide" (with the reason)
-//! for macros, `exists`, `ptr` and DNS failures instead of guessing.
+//! for macros, `exists`, `ptr` and DNS failures instead of guessing. A resolver that fails is never
+//! read as "no record": the caller asks the next resolver, and says "cannot decide" when none answers.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -10,7 +11,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::dns::{normalize, Client, Targets};
+use crate::dns::{normalize, Client, LookupFailure, Targets};
 
 /// RFC 7208 4.6.4.
 const MAX_LOOKUPS: u32 = 10;
@@ -31,6 +32,19 @@ pub enum SpfVerdict {
     Invalid,
 }
 
+impl SpfVerdict {
+    /// The verdict as a sentence, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SpfVerdict::Allows => "SPF allows the new host to send for this domain",
+            SpfVerdict::DoesNotAllow => "SPF does not allow the new host to send for this domain",
+            SpfVerdict::Undecided => "Ferry cannot decide whether SPF allows the new host",
+            SpfVerdict::NoRecord => "the domain publishes no SPF record",
+            SpfVerdict::Invalid => "the SPF record is invalid (receivers treat it as an error)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SpfCheck {
@@ -41,6 +55,8 @@ pub struct SpfCheck {
     pub warning: Option<String>,
     /// The addresses of the new host that were tested.
     pub new_host_ips: Vec<String>,
+    /// The resolver the record was read from (`None` when no resolver answered).
+    pub resolver: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +65,8 @@ enum Eval {
     Matched(char, String),
     NoMatch,
     Undecided(String),
+    /// A lookup failed on this resolver: another resolver may answer.
+    DnsFailed(String),
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -61,32 +79,48 @@ struct Probe<'a> {
     includes: &'a [String],
 }
 
-pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> SpfCheck {
-    let records = match spf_records(client, domain).await {
-        Ok(r) => r,
-        Err(e) => {
-            return SpfCheck {
-                record: None,
-                verdict: SpfVerdict::Undecided,
-                detail: format!("cannot read the TXT records: {e}"),
-                warning: Some("SPF could not be read; check it by hand before the switch".into()),
-                new_host_ips: Vec::new(),
-            }
-        }
-    };
+/// SPF when no resolver could be read: "cannot decide", with each resolver's reason.
+pub(crate) fn unreadable(failures: Vec<String>) -> SpfCheck {
+    SpfCheck {
+        record: None,
+        verdict: SpfVerdict::Undecided,
+        detail: if failures.is_empty() {
+            "no resolver to ask".into()
+        } else {
+            format!("cannot read the SPF record: {}", failures.join("; "))
+        },
+        warning: Some(
+            "SPF could not be read from any resolver; check it by hand before the switch".into(),
+        ),
+        new_host_ips: Vec::new(),
+        resolver: None,
+    }
+}
+
+/// Does the domain's SPF allow the new host, as `client` sees it? `Err` (with the reason) when a
+/// lookup on this resolver failed: the verdict would rest on a missing answer.
+pub(crate) async fn check(
+    client: &Client,
+    domain: &str,
+    targets: &Targets,
+) -> Result<SpfCheck, String> {
+    let records = spf_records(client, domain)
+        .await
+        .map_err(|e| e.to_string())?;
     let record = match records.as_slice() {
         [] => {
-            return SpfCheck {
+            return Ok(SpfCheck {
                 record: None,
                 verdict: SpfVerdict::NoRecord,
                 detail: "no v=spf1 record".into(),
                 warning: None,
                 new_host_ips: Vec::new(),
-            }
+                resolver: None,
+            })
         }
         [one] => one.clone(),
         many => {
-            return SpfCheck {
+            return Ok(SpfCheck {
                 record: Some(many.join(" | ")),
                 verdict: SpfVerdict::Invalid,
                 detail: format!(
@@ -95,7 +129,8 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
                 ),
                 warning: Some("publish exactly one v=spf1 record".into()),
                 new_host_ips: Vec::new(),
-            }
+                resolver: None,
+            })
         }
     };
 
@@ -109,9 +144,11 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
         if name.starts_with('*') || name.starts_with('.') {
             continue;
         }
-        if let Ok(found) = client.addresses(name).await {
-            ips.extend(found.iter().filter_map(|a| a.ip.parse::<IpAddr>().ok()));
-        }
+        let found = client
+            .addresses(name)
+            .await
+            .map_err(|e| format!("the new host's addresses: {e}"))?;
+        ips.extend(found.iter().filter_map(|a| a.ip.parse::<IpAddr>().ok()));
     }
     ips.sort();
     ips.dedup();
@@ -136,13 +173,14 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
     }
     let new_host_ips = ips.iter().map(|i| i.to_string()).collect();
     if probes.is_empty() {
-        return SpfCheck {
+        return Ok(SpfCheck {
             record: Some(record),
             verdict: SpfVerdict::Undecided,
             detail: "the new host's sending addresses are not known".into(),
             warning: Some("give the new host's addresses or SPF include to check SPF".into()),
             new_host_ips,
-        };
+            resolver: None,
+        });
     }
 
     let mut undecided = Vec::new();
@@ -155,20 +193,22 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
             .unwrap_or_else(|| format!("include:{}", includes.join(",")));
         match eval_record(client, domain, &record, probe, &mut lookups, 0).await {
             Eval::Matched('+', why) => {
-                return SpfCheck {
+                return Ok(SpfCheck {
                     record: Some(record),
                     verdict: SpfVerdict::Allows,
                     detail: format!("{what} passes ({why})"),
                     warning: None,
                     new_host_ips,
-                }
+                    resolver: None,
+                })
             }
             Eval::Matched(q, why) => denied.push(format!("{what}: {} ({why})", result_name(q))),
             Eval::NoMatch => denied.push(format!("{what}: neutral (no mechanism matches)")),
             Eval::Undecided(why) => undecided.push(format!("{what}: {why}")),
+            Eval::DnsFailed(why) => return Err(why),
         }
     }
-    if !undecided.is_empty() {
+    Ok(if !undecided.is_empty() {
         SpfCheck {
             record: Some(record),
             verdict: SpfVerdict::Undecided,
@@ -181,6 +221,7 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
                 "Ferry cannot tell whether SPF allows the new host; check it by hand".into(),
             ),
             new_host_ips,
+            resolver: None,
         }
     } else {
         SpfCheck {
@@ -192,8 +233,9 @@ pub(crate) async fn check(client: &Client, domain: &str, targets: &Targets) -> S
                     .into(),
             ),
             new_host_ips,
+            resolver: None,
         }
-    }
+    })
 }
 
 fn result_name(q: char) -> &'static str {
@@ -205,7 +247,7 @@ fn result_name(q: char) -> &'static str {
     }
 }
 
-async fn spf_records(client: &Client, domain: &str) -> Result<Vec<String>, String> {
+async fn spf_records(client: &Client, domain: &str) -> Result<Vec<String>, LookupFailure> {
     Ok(client
         .txt(domain)
         .await?
@@ -226,7 +268,7 @@ fn eval_domain<'a>(
 ) -> BoxFut<'a, Eval> {
     Box::pin(async move {
         match spf_records(client, &domain).await {
-            Err(e) => Eval::Undecided(format!("DNS error for {domain}: {e}")),
+            Err(e) => Eval::DnsFailed(e.to_string()),
             Ok(r) if r.len() == 1 => {
                 eval_record(client, &domain, &r[0], probe, lookups, depth).await
             }
@@ -297,12 +339,12 @@ fn eval_record<'a>(
                             .map(|mx| mx.into_iter().map(|(_, _, h)| h).collect())
                     };
                     match hosts {
-                        Err(e) => return Eval::Undecided(format!("'{term}': {e}")),
+                        Err(e) => return Eval::DnsFailed(format!("'{term}': {e}")),
                         Ok(hosts) => {
                             let mut hit = false;
                             for h in hosts {
                                 match client.addresses(&h).await {
-                                    Err(e) => return Eval::Undecided(format!("'{term}': {e}")),
+                                    Err(e) => return Eval::DnsFailed(format!("'{term}': {e}")),
                                     Ok(addrs) => {
                                         hit |= addrs
                                             .iter()
@@ -333,6 +375,7 @@ fn eval_record<'a>(
                             Eval::Matched('+', _) => Ok(true),
                             Eval::Matched(..) | Eval::NoMatch => Ok(false),
                             Eval::Undecided(why) => Err(why),
+                            failed @ Eval::DnsFailed(_) => return failed,
                         }
                     }
                 }
