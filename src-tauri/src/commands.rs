@@ -1,16 +1,17 @@
 //! The commands the UI calls: each converts IPC values, calls `ferry_project`, and returns what the
 //! screens show. Argument and result types are exported to `ui/src/bindings/` (see `bindings.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ferry_project::discover::{self, Inventory};
 use ferry_project::store::{phase_board, Migration, PhaseStatus, Source, SourceKind};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 use ts_rs::TS;
 
-use crate::error::{CommandError, ErrorCode};
+use crate::error::{discover_error, CommandError, ErrorCode};
 use crate::{tray, AppState};
 
 /// What the machine running Ferry is, so the UI can offer "this Mac" and macOS-specific fixes.
@@ -79,6 +80,34 @@ pub async fn discover<R: Runtime>(
     Ok(view(&state, Some(migration)))
 }
 
+/// A copy is read only with its own saved command outputs, never with this machine's directory;
+/// "this Mac" is the live server, `/` with its own `serveradmin` and `dscl`.
+fn read_server(kind: SourceKind, root: &Path) -> Result<Inventory, CommandError> {
+    match kind {
+        SourceKind::Copy => discover::run_copy(root).map_err(|e| discover_error(e, root)),
+        #[cfg(target_os = "macos")]
+        SourceKind::ThisMac => discover::run_live().map_err(|e| discover_error(e, root)),
+        #[cfg(not(target_os = "macos"))]
+        SourceKind::ThisMac => Err(CommandError::new(
+            ErrorCode::ServerTools,
+            "This computer is not a Mac, so it cannot be the old server. Choose a copy of the server's files.",
+        )),
+    }
+}
+
+/// Opens the system's folder chooser for the copy of a server; `None` when the admin cancels.
+/// The web view has no dialog permission of its own: only this command opens one.
+#[tauri::command]
+pub async fn choose_server_folder<R: Runtime>(app: AppHandle<R>) -> Option<String> {
+    use tauri_plugin_dialog::DialogExt;
+    let picked = app
+        .dialog()
+        .file()
+        .set_title("Choose the folder that holds the copy of the old server")
+        .blocking_pick_folder()?;
+    picked.into_path().ok().map(|p| p.display().to_string())
+}
+
 async fn run_discovery(state: &AppState, source: Source) -> Result<Migration, CommandError> {
     let source = match source.kind {
         // On the server itself the root is always `/`; the UI does not get to choose another.
@@ -89,7 +118,7 @@ async fn run_discovery(state: &AppState, source: Source) -> Result<Migration, Co
         SourceKind::Copy if source.root.trim().is_empty() => {
             return Err(CommandError::new(
                 ErrorCode::NotFound,
-                "No folder given. Enter the path of the folder that holds the copy of the old server's root (it contains Library/Server/Mail).",
+                "No folder given. Click Choose… and pick the folder that holds the copy of the old server (it contains Library/Server/Mail).",
             ))
         }
         SourceKind::Copy => Source {
@@ -97,17 +126,16 @@ async fn run_discovery(state: &AppState, source: Source) -> Result<Migration, Co
             root: source.root.trim().to_string(),
         },
     };
-    let root = source.root.clone();
-    let inventory = tauri::async_runtime::spawn_blocking(move || {
-        ferry_project::discover::run(Path::new(&root))
-    })
-    .await
-    .map_err(|e| {
-        CommandError::new(
-            ErrorCode::Internal,
-            format!("discovery stopped unexpectedly: {e}"),
-        )
-    })??;
+    let root = PathBuf::from(&source.root);
+    let kind = source.kind;
+    let inventory = tauri::async_runtime::spawn_blocking(move || read_server(kind, &root))
+        .await
+        .map_err(|e| {
+            CommandError::new(
+                ErrorCode::Internal,
+                format!("discovery stopped unexpectedly: {e}"),
+            )
+        })??;
     let migration = Migration::discovered(source, inventory, unix_now());
     state.store.save(&migration)?;
     Ok(migration)

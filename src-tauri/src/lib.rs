@@ -45,6 +45,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::app_view,
         commands::discover,
         commands::start_over,
+        commands::choose_server_folder,
     ])
 }
 
@@ -57,7 +58,8 @@ fn project_dir<R: Runtime>(app: &tauri::App<R>) -> Result<PathBuf, tauri::Error>
 
 /// Starts the desktop app; returns when the admin quits.
 pub fn run() -> Result<(), tauri::Error> {
-    with_commands(tauri::Builder::default())
+    let app = with_commands(tauri::Builder::default())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let dir = project_dir(app)?;
             tracing::info!(dir = %dir.display(), "migration folder");
@@ -77,5 +79,17 @@ pub fn run() -> Result<(), tauri::Error> {
                 }
             }
         })
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())?;
+    app.run(|_app, _event| {
+        // A click on the Dock icon while the window is hidden brings it back, as Mac apps do.
+        #[cfg(target_os = "macos")]
+        if let tauri::RunEvent::Reopen {
+            has_visible_windows: false,
+            ..
+        } = _event
+        {
+            tray::open_main_window(_app);
+        }
+    });
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The menu-bar (tray) icon: the migration's state at a glance and a short menu. Later phases add
 //! "Run final sync" here.
 
+use ferry_project::discover::human_bytes;
 use ferry_project::store::Migration;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -47,7 +48,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, migration: Option<&Migration>) {
     }
 }
 
-fn open_main_window<R: Runtime>(app: &AppHandle<R>) {
+pub fn open_main_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.show();
         let _ = window.unminimize();
@@ -77,37 +78,22 @@ pub fn status_line(migration: Option<&Migration>) -> String {
     line
 }
 
-/// Decimal units, as Finder shows sizes.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The UI's `bytes()` (ui/src/lib/format.ts) is tested with the same cases: the menu, the
+    /// screens and discovery's sentences all say KiB/MiB.
     #[test]
-    fn sizes_read_like_finder() {
-        assert_eq!(human_bytes(0), "0 bytes");
-        assert_eq!(human_bytes(999), "999 bytes");
-        assert_eq!(human_bytes(1_000), "1.0 KB");
-        assert_eq!(human_bytes(15_400), "15 KB");
-        assert_eq!(human_bytes(2_345_678), "2.3 MB");
-        assert_eq!(human_bytes(1_200_000_000), "1.2 GB");
+    fn sizes_read_as_on_the_screens() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1), "1 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(7_475), "7.3 KiB");
+        assert_eq!(human_bytes(13_312), "13 KiB");
+        assert_eq!(human_bytes(2_345_678), "2.2 MiB");
+        assert_eq!(human_bytes(1_288_490_189), "1.2 GiB");
     }
 
     #[test]

@@ -181,15 +181,17 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
     wait_for(&c, &tid("results")).await;
 
     assert_eq!(text(&c, &tid("hostname")).await, expected.hostname);
-    let summary = text(&c, &tid("summary-accounts")).await;
-    assert!(
-        summary.starts_with(&expected.accounts.len().to_string()),
-        "{summary}"
+    assert_eq!(
+        text(&c, &format!("{} .tile-value", tid("summary-accounts"))).await,
+        grouped(expected.accounts.len() as u64)
     );
-    let summary = text(&c, &tid("summary-messages")).await;
-    assert!(
-        summary.starts_with(&grouped(expected.totals.messages)),
-        "{summary}"
+    assert_eq!(
+        text(&c, &format!("{} .tile-value", tid("summary-messages"))).await,
+        grouped(expected.totals.messages)
+    );
+    assert_eq!(
+        text(&c, &format!("{} .tile-value", tid("summary-size"))).await,
+        ferry_project::discover::human_bytes(expected.totals.bytes)
     );
     for account in &expected.accounts {
         let row = text(&c, &tid(&format!("account-{}", account.short_name))).await;
@@ -200,15 +202,16 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
         let messages = text(
             &c,
             &format!(
-                "{} {}",
+                "{} {} .count",
                 tid(&format!("account-{}", account.short_name)),
                 tid("messages")
             ),
         )
         .await;
-        assert!(
-            messages.starts_with(&grouped(account.messages)),
-            "{}: {messages}",
+        assert_eq!(
+            messages,
+            grouped(account.messages),
+            "{}",
             account.short_name
         );
     }
@@ -310,14 +313,33 @@ async fn discover_screen_shows_the_fixture_server_and_survives_a_restart() {
         .click()
         .await
         .unwrap();
+    // another server's discovery would replace this migration: Ferry asks first
+    let question = text(&c, &tid("confirm-replace")).await;
+    assert!(
+        question.contains(&format!("replaces the migration of {}", expected.hostname)),
+        "{question}"
+    );
+    shot(&c, "08-confirm-replace.png").await;
+    wait_for(&c, &tid("confirm-yes"))
+        .await
+        .click()
+        .await
+        .unwrap();
     let error = wait_for(&c, &tid("error")).await;
     assert_eq!(
         error.attr("data-code").await.unwrap().as_deref(),
         Some("not_found")
     );
+    assert_eq!(
+        text(&c, &tid("error-message")).await,
+        format!(
+            "Ferry cannot open the folder {}: it does not exist.",
+            tmp.path().join("no-such-server").display()
+        )
+    );
     assert!(text(&c, &tid("error-fix"))
         .await
         .contains("Library/Server/Mail"));
-    shot(&c, "08-error.png").await;
+    shot(&c, "09-error.png").await;
     c.close().await.unwrap();
 }

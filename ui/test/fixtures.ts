@@ -110,6 +110,11 @@ export class FakeHost implements Host {
   finish() {
     this.release?.();
   }
+  chosenFolder: string | null = null;
+  async chooseServerFolder() {
+    this.calls.push("choose_server_folder");
+    return this.chosenFolder;
+  }
   async startOver() {
     this.calls.push("start_over");
     this.view = emptyView();

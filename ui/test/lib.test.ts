@@ -5,14 +5,17 @@ import { nextOrder, sortAccounts } from "../src/lib/sort";
 import { account } from "./fixtures";
 
 describe("format", () => {
-  it("shows sizes as Finder does (decimal units)", () => {
-    expect(bytes(0)).toBe("0 bytes");
-    expect(bytes(1)).toBe("1 byte");
-    expect(bytes(999)).toBe("999 bytes");
-    expect(bytes(1000)).toBe("1.0 KB");
-    expect(bytes(15_400)).toBe("15 KB");
-    expect(bytes(2_345_678)).toBe("2.3 MB");
-    expect(bytes(1_200_000_000)).toBe("1.2 GB");
+  it("shows sizes in binary units, as discovery's sentences and the CLI do", () => {
+    // The same cases as human_bytes' test in src-tauri/src/tray.rs (Rust's `{:.0}` and JS's
+    // toFixed(0) both round half to even on these values).
+    expect(bytes(0)).toBe("0 B");
+    expect(bytes(1)).toBe("1 B");
+    expect(bytes(1023)).toBe("1023 B");
+    expect(bytes(1024)).toBe("1.0 KiB");
+    expect(bytes(7_475)).toBe("7.3 KiB");
+    expect(bytes(13_312)).toBe("13 KiB");
+    expect(bytes(2_345_678)).toBe("2.2 MiB");
+    expect(bytes(1_288_490_189)).toBe("1.2 GiB");
   });
   it("groups counts and pluralises", () => {
     expect(count(1234567)).toBe("1,234,567");

@@ -67,7 +67,8 @@ describe("discovery", () => {
     expect(host.calls).toContain("discover copy /srv/copy");
     expect(tid("results")).not.toBeNull();
     expect(tid("hostname")!.textContent).toBe("mail.example.com");
-    expect(tid("summary-accounts")!.textContent).toContain("3");
+    expect(q('[data-testid="summary-accounts"] .tile-value')!.textContent).toBe("3");
+    expect(q('[data-testid="summary-size"] .tile-value')!.textContent).toBe("17 MiB");
     expect(tid("phase-discover")!.dataset.state).toBe("needs_attention");
   });
 
@@ -106,13 +107,13 @@ describe("discovery", () => {
 
   it("shows an error with its fix, and keeps the form", async () => {
     host.info = { os: "macos", this_mac_available: true, suggested_root: null };
-    host.failDiscover = { code: "permission_denied", message: "cannot read the server root /: Operation not permitted (os error 1)" };
+    host.failDiscover = { code: "permission_denied", message: "Ferry cannot open the folder /: the system does not allow Ferry to read it." };
     await Wizard.start(root, host);
     tid("discover-button")!.click();
     await flush();
     expect(host.calls).toContain("discover this_mac ");
     expect(tid("error")!.dataset.code).toBe("permission_denied");
-    expect(tid("error-message")!.textContent).toContain("Operation not permitted");
+    expect(tid("error-message")!.textContent).toBe("Ferry cannot open the folder /: the system does not allow Ferry to read it.");
     expect(tid("error-fix")!.textContent).toContain("Full Disk Access");
     expect(tid("source-form")).not.toBeNull();
   });
@@ -125,7 +126,7 @@ describe("discovery", () => {
     expect(tid("error-message")!.textContent).toBe("IPC lost");
   });
 
-  it("returns to the remembered migration and can start over", async () => {
+  it("returns to the remembered migration and starts over only after asking", async () => {
     host.view = (await (async () => {
       await host.discover({ kind: "copy", root: "/remembered" });
       return host.view;
@@ -135,9 +136,57 @@ describe("discovery", () => {
     expect(root.textContent).toContain("Read from /remembered");
     tid("start-over")!.click();
     await flush();
-    expect(host.calls).toContain("start_over");
+    // nothing forgotten yet: a question, with what would be lost
+    expect(host.calls).not.toContain("start_over");
+    expect(tid("confirm-start_over")!.textContent).toContain("mail.example.com: 3 accounts, 17 MiB");
+    tid("confirm-no")!.click();
+    expect(tid("confirm-start_over")).toBeNull();
+    expect(host.calls).not.toContain("start_over");
+    tid("start-over")!.click();
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(host.calls.filter((c) => c === "start_over")).toEqual(["start_over"]);
     expect(tid("source-form")).not.toBeNull();
     expect(tid("results")).toBeNull();
+  });
+
+  it("asks before another server's discovery replaces the migration", async () => {
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/first");
+    tid("choose-another")!.click();
+    await discoverCopy("/srv/second");
+    expect(host.calls.filter((c) => c.startsWith("discover"))).toEqual(["discover copy /srv/first"]);
+    expect(tid("confirm-replace")!.textContent).toContain("replaces the migration of mail.example.com");
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(host.calls.filter((c) => c.startsWith("discover"))).toEqual(["discover copy /srv/first", "discover copy /srv/second"]);
+    expect(root.textContent).toContain("Read from /srv/second");
+  });
+
+  it("fills the path from the folder chooser, and keeps it when cancelled", async () => {
+    await Wizard.start(root, host);
+    host.chosenFolder = "/Volumes/Backup/old server";
+    tid("choose-folder")!.click();
+    await flush();
+    expect((tid("root-input") as HTMLInputElement).value).toBe("/Volumes/Backup/old server");
+    host.chosenFolder = null;
+    tid("choose-folder")!.click();
+    await flush();
+    expect((tid("root-input") as HTMLInputElement).value).toBe("/Volumes/Backup/old server");
+    tid("discover-button")!.click();
+    await flush();
+    expect(host.calls).toContain("discover copy /Volumes/Backup/old server");
+  });
+
+  it("tells how to complete a copy that lacks the directory's saved output", async () => {
+    host.failDiscover = { code: "copy_without_commands", message: "This copy has no saved output of `serveradmin settings mail`: commands/serveradmin-settings-mail.txt is missing in /srv/copy." };
+    await Wizard.start(root, host);
+    await discoverCopy("/srv/copy");
+    expect(tid("error")!.dataset.code).toBe("copy_without_commands");
+    const fix = tid("error-fix")!.textContent!;
+    expect(fix).toContain("sudo serveradmin settings mail > serveradmin-settings-mail.txt");
+    expect(fix).toContain("folder named commands");
+    expect(fix).not.toContain("--root");
   });
 
   it("never renders server-provided text as HTML", async () => {
@@ -159,5 +208,22 @@ describe("size bars", () => {
     const width = (id: string) => (q(`[data-testid="account-${id}"] .bar-fill`) as HTMLElement).style.width;
     expect(width("asmith")).toBe("100.0%");
     expect(width("jdoe")).toBe("41.7%");
+  });
+});
+
+describe("every step's frame", () => {
+  it("has Back and Continue in the footer; Continue says what blocks it", async () => {
+    await Wizard.start(root, host);
+    expect(tid("back")).toBeNull();
+    expect((tid("continue") as HTMLButtonElement).disabled).toBe(true);
+    expect(tid("continue")!.textContent).toBe("Continue: Destination →");
+    expect(tid("blocked")!.textContent).toBe("Discover the old server first.");
+    await discoverCopy("/srv/copy");
+    expect(tid("blocked")).toBeNull();
+    tid("continue")!.click();
+    expect(tid("screen-destination")).not.toBeNull();
+    expect(tid("back")!.textContent).toBe("← Discover");
+    tid("back")!.click();
+    expect(tid("screen-discover")).not.toBeNull();
   });
 });

@@ -21,4 +21,5 @@ export const tauriHost: Host = {
   appView: () => call<AppView>("app_view"),
   discover: (source: Source) => call<AppView>("discover", { source }),
   startOver: () => call<AppView>("start_over"),
+  chooseServerFolder: () => call<string | null>("choose_server_folder"),
 };

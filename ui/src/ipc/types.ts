@@ -9,6 +9,8 @@ export interface Host {
   appView(): Promise<AppView>;
   discover(source: Source): Promise<AppView>;
   startOver(): Promise<AppView>;
+  /** The system's folder chooser; `null` when the admin cancels. */
+  chooseServerFolder(): Promise<string | null>;
 }
 
 /** Commands fail with a CommandError; anything else (a bug, a lost IPC) becomes an `internal` one. */

@@ -95,6 +95,8 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
     permission_denied: "Ferry is not allowed to read the server's files",
     malformed: "A file on the server could not be understood",
     server_tools: "The server's own tools did not answer",
+    copy_without_commands: "This copy lacks the server's directory",
+    cancelled: "Nothing was chosen",
     project_file: "Ferry could not save or read this migration",
     busy: "Discovery is already running",
     internal: "Something went wrong inside Ferry",
@@ -103,7 +105,7 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
   switch (err.code) {
     case "not_found":
       steps = [
-        "Check the folder: it must be the copy's root, the folder that contains Library/Server/Mail.",
+        "Click Choose… and pick the copy's top folder: the one that contains Library/Server/Mail.",
         "If you copied the server with a tool, make sure the copy finished.",
       ];
       break;
@@ -121,6 +123,17 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
         "Run Ferry on the old server itself, signed in as an administrator.",
         "Check that Server.app opens and shows the Mail service, then click Discover.",
       ];
+      break;
+    case "copy_without_commands":
+      steps = [
+        "A copy of the files does not hold the server's user directory, so Ferry needs the output of two commands, saved on the old server. Ferry never reads a copy with the directory of the computer it runs on.",
+        "On the old server, open Terminal and run: sudo serveradmin settings mail > serveradmin-settings-mail.txt",
+        "Then run: sudo dscl /LDAPv3/127.0.0.1 -readall /Users EMailAddress GeneratedUID RealName RecordName UniqueID > dscl-readall-Users.txt",
+        "Put both files in a folder named commands inside the copy (beside its Library folder), then click Discover.",
+      ];
+      break;
+    case "cancelled":
+      steps = ["Choose again when you are ready."];
       break;
     case "project_file":
       steps = ["Check the free disk space and the permissions of the folder named in the message."];

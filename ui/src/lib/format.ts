@@ -1,16 +1,19 @@
-// Numbers as an admin reads them: decimal sizes as Finder shows them, grouped counts.
+// Numbers as an admin reads them: sizes in binary units (KiB, MiB, GiB), the same strings as
+// discovery's own sentences and the command line (ferry_discover::human_bytes), so one screen never
+// mixes KB and KiB; grouped counts.
 
-const UNITS = ["bytes", "KB", "MB", "GB", "TB"];
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
+/** `512 B`, `7.3 KiB`, `13 KiB`, `1.2 MiB`: exactly as ferry_discover::human_bytes. */
 export function bytes(n: number): string {
-  if (n < 1000) return n === 1 ? "1 byte" : `${n} bytes`;
+  if (n < 1024) return `${n} B`;
   let value = n;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit + 1 < UNITS.length) {
+    value /= 1024;
     unit += 1;
   }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
+  return `${value < 10 ? value.toFixed(1) : value.toFixed(0)} ${UNITS[unit]}`;
 }
 
 export function count(n: number): string {

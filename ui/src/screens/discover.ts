@@ -27,7 +27,12 @@ export interface DiscoverProps {
   sort: SortOrder;
   expanded: ReadonlySet<string>;
   projectFile: string;
+  /** A question waiting for the admin before something that cannot be undone. */
+  confirm: DiscoverConfirm | null;
 }
+
+/** What waits for a yes: forgetting the migration, or replacing it with another server's. */
+export type DiscoverConfirm = "start_over" | "replace";
 
 export interface DiscoverActions {
   setSourceKind(kind: SourceKind): void;
@@ -36,33 +41,29 @@ export interface DiscoverActions {
   rerun(): void;
   chooseAnother(): void;
   cancelChoose(): void;
+  /** Asks first (`confirm`), then does it on `confirmed`. */
   startOver(): void;
+  chooseFolder(): void;
+  confirmed(): void;
+  cancelConfirm(): void;
   sortBy(key: AccountKey): void;
   toggleFolders(id: string): void;
 }
 
-export function discoverScreen(p: DiscoverProps, a: DiscoverActions): HTMLElement {
+export const DISCOVER_LEAD =
+  "Ferry reads the old server's mail settings and mail store to list what there is to move: domains, accounts, folders and sizes. It only reads: nothing on the server changes.";
+
+/** The Discover step's body (the wizard's frame adds the title and Back/Continue). */
+export function discoverBody(p: DiscoverProps, a: DiscoverActions): (HTMLElement | null)[] {
   const inventory = p.migration?.inventory ?? null;
   const showForm = !inventory || p.choosing;
-  return h(
-    "section",
-    { class: "screen", "data-testid": "screen-discover" },
-    h(
-      "header",
-      { class: "screen-head" },
-      h("p", { class: "step-no" }, "Step 1 of 11"),
-      h("h1", {}, "Discover the old server"),
-    ),
-    h(
-      "p",
-      { class: "lead" },
-      "Ferry reads the old server's mail settings and mail store to list what there is to move: domains, accounts, folders and sizes. It only reads: nothing on the server changes.",
-    ),
+  return [
+    p.confirm && p.migration?.inventory ? confirmPanel(p.confirm, p.migration.inventory, a) : null,
     showForm ? sourceForm(p, a, inventory !== null) : null,
     p.running ? runningNote() : null,
     p.error ? errorPanel(p.error, p.host.os) : null,
     inventory && !showForm && p.migration ? results(p.migration, inventory, p, a) : null,
-  );
+  ];
 }
 
 function sourceForm(p: DiscoverProps, a: DiscoverActions, canCancel: boolean): HTMLElement {
@@ -92,10 +93,17 @@ function sourceForm(p: DiscoverProps, a: DiscoverActions, canCancel: boolean): H
     autocomplete: "off",
     disabled: p.sourceKind !== "copy",
     oninput: (e: Event) => a.setRoot((e.target as HTMLInputElement).value),
-    onkeydown: (e: Event) => {
-      if ((e as KeyboardEvent).key === "Enter") a.discover();
-    },
   });
+  const pathRow = h(
+    "span",
+    { class: "path-row" },
+    rootInput,
+    h(
+      "button",
+      { type: "button", class: "secondary", "data-testid": "choose-folder", disabled: p.sourceKind !== "copy" || p.running, onclick: () => a.chooseFolder() },
+      "Choose…",
+    ),
+  );
   return h(
     "form",
     {
@@ -121,9 +129,9 @@ function sourceForm(p: DiscoverProps, a: DiscoverActions, canCancel: boolean): H
       option(
         "copy",
         "A copy of the server's files",
-        "For a rehearsal: a folder holding a copy of the old server's disk. It contains Library/Server/Mail.",
+        "For a rehearsal, or a server too old to run Ferry: a folder holding a copy of the old server's disk (it contains Library/Server/Mail) and the saved output of its serveradmin and dscl in a commands folder.",
         false,
-        rootInput,
+        pathRow,
       ),
     ),
     h(
@@ -132,9 +140,37 @@ function sourceForm(p: DiscoverProps, a: DiscoverActions, canCancel: boolean): H
       h(
         "button",
         { type: "submit", class: "primary", "data-testid": "discover-button", disabled: p.running },
-        p.running ? "Discovering…" : "Discover",
+        p.running ? "Discovering…" : canCancel ? "Discover this server" : "Discover",
       ),
       canCancel ? h("button", { type: "button", class: "quiet", onclick: () => a.cancelChoose() }, "Cancel") : null,
+    ),
+  );
+}
+
+function confirmPanel(kind: DiscoverConfirm, inv: Inventory, a: DiscoverActions): HTMLElement {
+  const what = `${inv.hostname}: ${plural(inv.accounts.length, "account")}, ${bytes(inv.totals.bytes)}`;
+  const [title, text, yes] =
+    kind === "start_over"
+      ? [
+          "Start over?",
+          `Ferry forgets this migration (${what}) and everything recorded for it, and asks for a server again. Your servers and any mail already copied are not changed.`,
+          "Forget this migration",
+        ]
+      : [
+          "Replace this migration?",
+          `Discovering another server replaces the migration of ${what}: Ferry forgets what it recorded for it. Your servers and any mail already copied are not changed.`,
+          "Replace it",
+        ];
+  return h(
+    "div",
+    { class: "card confirm", role: "alertdialog", "aria-labelledby": "confirm-title", "data-testid": `confirm-${kind}` },
+    h("h2", { id: "confirm-title" }, title),
+    h("p", {}, text),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "primary danger-fill", "data-testid": "confirm-yes", onclick: () => a.confirmed() }, yes),
+      h("button", { type: "button", class: "secondary", "data-testid": "confirm-no", onclick: () => a.cancelConfirm() }, "Cancel"),
     ),
   );
 }
@@ -308,7 +344,7 @@ function accountRow(acc: Account, biggest: number, open: boolean, a: DiscoverAct
       acc.state === "forwarding" && acc.forward_to ? h("span", { class: "sub mono" }, `to ${acc.forward_to}`) : null,
     ),
     h("td", { class: "num" }, quota),
-    h("td", { class: "num", "data-testid": "messages" }, count(acc.messages), acc.deleted_pending > 0 ? h("span", { class: "sub" }, `${count(acc.deleted_pending)} deleted`) : null),
+    h("td", { class: "num", "data-testid": "messages" }, h("span", { class: "count" }, count(acc.messages)), acc.deleted_pending > 0 ? h("span", { class: "sub" }, `${count(acc.deleted_pending)} deleted`) : null),
     h(
       "td",
       { class: "num size-cell" },
@@ -329,10 +365,10 @@ function accountRow(acc: Account, biggest: number, open: boolean, a: DiscoverAct
   );
 }
 
-/** Quotas as Server.app sets them: in MB of 1,048,576 bytes. */
+/** Quotas as Server.app sets them: whole "MB" of 1,048,576 bytes, shown as MiB like every size. */
 function quotaText(quotaBytes: number): string {
-  const mb = quotaBytes / 1_048_576;
-  return Number.isInteger(mb) ? `${count(mb)} MB` : bytes(quotaBytes);
+  const mib = quotaBytes / 1_048_576;
+  return Number.isInteger(mib) ? `${count(mib)} MiB` : bytes(quotaBytes);
 }
 
 /** A bar of `pct` percent. The width is set through the CSSOM: the CSP forbids style attributes. */

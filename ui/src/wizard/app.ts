@@ -11,8 +11,9 @@ import type { Host } from "../ipc/types";
 import { asCommandError } from "../ipc/types";
 import { clear, h } from "../lib/dom";
 import { type SortOrder, nextOrder } from "../lib/sort";
-import { discoverScreen } from "../screens/discover";
-import { placeholderScreen } from "../screens/placeholder";
+import { DISCOVER_LEAD, type DiscoverConfirm, discoverBody } from "../screens/discover";
+import { placeholderBody } from "../screens/placeholder";
+import { frame } from "./frame";
 import { sidebar } from "./sidebar";
 
 export interface WizardState {
@@ -26,6 +27,7 @@ export interface WizardState {
   root: string;
   sort: SortOrder;
   expanded: Set<string>;
+  confirm: DiscoverConfirm | null;
 }
 
 /** The sidebar's phases, with the running one shown as running while a command is in flight. */
@@ -33,6 +35,14 @@ export function phasesFor(state: WizardState): PhaseStatus[] {
   return state.view.phases.map((p) =>
     p.phase === "discover" && state.running ? { ...p, state: "running", note: null } : p,
   );
+}
+
+/** What keeps the admin from continuing past `phase`; null when nothing does. */
+export function blockedBy(phase: PhaseStatus, s: WizardState): string | null {
+  if (s.running) return "Wait for the running step to finish.";
+  if (phase.phase === "discover" && !s.view.migration?.inventory) return "Discover the old server first.";
+  if (!phase.built) return "This step is not built yet.";
+  return null;
 }
 
 export class Wizard {
@@ -56,6 +66,7 @@ export class Wizard {
       root: source?.kind === "copy" ? source.root : (hostInfo.suggested_root ?? ""),
       sort: { key: "bytes", direction: "descending" },
       expanded: new Set(),
+      confirm: null,
     };
   }
 
@@ -96,9 +107,9 @@ export class Wizard {
     const s = this.state;
     const phases = phasesFor(s);
     const current = phases.find((p) => p.phase === s.selected) ?? phases[0];
-    const screen =
+    const body =
       current.phase === "discover"
-        ? discoverScreen(
+        ? discoverBody(
             {
               host: s.host,
               migration: s.view.migration,
@@ -110,20 +121,33 @@ export class Wizard {
               sort: s.sort,
               expanded: s.expanded,
               projectFile: s.view.project_file,
+              confirm: s.confirm,
             },
             {
               setSourceKind: (kind) => this.set({ sourceKind: kind }),
               setRoot: (root) => {
                 this.state.root = root;
               },
-              discover: () => void this.runDiscovery({ kind: this.state.sourceKind, root: this.state.root }),
+              discover: () => {
+                // Another server's discovery replaces the migration: ask first.
+                if (this.state.view.migration?.inventory) this.set({ confirm: "replace" });
+                else void this.runDiscovery({ kind: this.state.sourceKind, root: this.state.root });
+              },
               rerun: () => {
                 const m = this.state.view.migration;
                 if (m) void this.runDiscovery(m.source);
               },
               chooseAnother: () => this.set({ choosing: true, error: null }),
-              cancelChoose: () => this.set({ choosing: false, error: null }),
-              startOver: () => void this.startOver(),
+              cancelChoose: () => this.set({ choosing: false, error: null, confirm: null }),
+              startOver: () => this.set({ confirm: "start_over" }),
+              chooseFolder: () => void this.chooseFolder(),
+              confirmed: () => {
+                const kind = this.state.confirm;
+                this.set({ confirm: null });
+                if (kind === "start_over") void this.startOver();
+                else if (kind === "replace") void this.runDiscovery({ kind: this.state.sourceKind, root: this.state.root });
+              },
+              cancelConfirm: () => this.set({ confirm: null }),
               sortBy: (key) => this.set({ sort: nextOrder(this.state.sort, key) }),
               toggleFolders: (id) => {
                 const expanded = new Set(this.state.expanded);
@@ -132,11 +156,28 @@ export class Wizard {
               },
             },
           )
-        : placeholderScreen(current);
+        : placeholderBody(current);
+    const screen = frame({
+      phase: current,
+      phases,
+      lead: current.phase === "discover" ? DISCOVER_LEAD : current.summary,
+      body,
+      blocked: blockedBy(current, s),
+      onGo: (phase) => this.set({ selected: phase }),
+    });
     clear(this.root);
     this.root.append(
       h("div", { class: "layout" }, sidebar(phases, s.selected, (phase) => this.set({ selected: phase })), h("main", { class: "content" }, screen)),
     );
+  }
+
+  private async chooseFolder(): Promise<void> {
+    try {
+      const folder = await this.host.chooseServerFolder();
+      if (folder !== null) this.set({ root: folder, sourceKind: "copy", error: null });
+    } catch (err) {
+      this.set({ error: asCommandError(err) });
+    }
   }
 
   private async startOver(): Promise<void> {
