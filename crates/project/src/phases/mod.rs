@@ -2,6 +2,9 @@
 //! below (discover, sync, cutover, profiles, vault), and records what it did in the phase log.
 //! The CLI and the app call these and only show the results.
 
+pub mod credentials;
+pub mod cutover;
+pub mod destination;
 pub mod discover;
 pub mod sync;
 
