@@ -5,16 +5,22 @@ use std::time::Duration;
 use async_imap::imap_proto::{Response, ResponseCode, Status};
 use base64::Engine as _;
 use secrecy::zeroize::Zeroizing;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpStream;
 
 use crate::conn::{capability_atoms, quotable, quote, Conn, Part};
 use crate::error::{CertificateInfo, ImapError, Result};
+use crate::oauth::{
+    parse_error_challenge, AccessToken, AccessTokenSource, OAuthRefusal, RefusalKind,
+    TokenMechanism,
+};
 use crate::response::{classify, classify_bye, Ctx, StatusText};
 use crate::session::Session;
 use crate::tls;
 use crate::transport::{Inner, Transport};
-use crate::types::{AuthMethod, Capabilities, Credentials, Endpoint, Security, Timeouts};
+use crate::types::{
+    AuthMethod, Capabilities, Credentials, Endpoint, LoginSecret, Security, Timeouts,
+};
 
 /// A connected, not yet authenticated IMAP connection.
 pub struct Client {
@@ -304,11 +310,18 @@ impl Client {
             AuthMethod::Plain if !plain_offered && caps.login_disabled() && !encrypted => {
                 Err(tls_required())
             }
+            AuthMethod::XOAuth2 | AuthMethod::OAuthBearer => Err(ImapError::InvalidInput {
+                what: "login method".into(),
+                reason: "OAUTHBEARER and XOAUTH2 sign in with an access token, not a password"
+                    .into(),
+            }),
             m => Ok(m),
         }
     }
 
     /// Logs in (see [`AuthMethod`] for how the method is chosen) and returns the session.
+    /// An OAuth sign-in whose token is refused is tried once more with a newly fetched token
+    /// (the refused one may have expired since it was cached).
     pub async fn login(mut self, creds: &Credentials) -> Result<Session> {
         if self.preauth {
             return Ok(Session::new(self.conn, creds.mailbox_owner().to_string()));
@@ -319,55 +332,17 @@ impl Client {
                 reason: "it is empty".into(),
             });
         }
-        for (what, v) in [
-            ("user name", creds.user.as_str()),
-            ("login_as user", creds.login_as.as_deref().unwrap_or("")),
-            ("password", creds.password.expose_secret()),
-        ] {
-            if v.contains(['\0', '\r', '\n']) {
-                return Err(ImapError::InvalidInput {
-                    what: what.into(),
-                    reason: "it contains a line break or NUL".into(),
-                });
-            }
-        }
-        let method = self.choose(creds)?;
-        let server = self.conn.server.clone();
-        let ctx = Ctx {
-            server: &server,
-            command: if method == AuthMethod::Plain {
-                "AUTHENTICATE PLAIN"
-            } else {
-                "LOGIN"
-            },
-            login: Some((creds.user.as_str(), creds.login_as.as_deref())),
-            ..Ctx::default()
+        let result = match &creds.secret {
+            LoginSecret::Password(password) => self.login_password(creds, password).await,
+            LoginSecret::OAuth(source) => self.login_oauth(creds, source.as_ref()).await,
         };
-        let reply = match method {
-            AuthMethod::Plain => self.authenticate_plain(creds, &ctx).await?,
-            AuthMethod::DovecotMaster => {
-                // Dovecot's master user form: `target*master` with the master's password.
-                let target = creds.login_as.as_deref().unwrap_or(&creds.user);
-                let user = if creds.login_as.is_some() {
-                    format!("{target}*{}", creds.user)
-                } else {
-                    creds.user.clone()
-                };
-                self.login_command(&user, creds, &ctx).await?
-            }
-            _ => {
-                let user = match &creds.login_as {
-                    Some(target) => format!("{target}*{}", creds.user),
-                    None => creds.user.clone(),
-                };
-                self.login_command(&user, creds, &ctx).await?
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(err) => {
+                self.conn.shutdown().await;
+                return Err(err);
             }
         };
-        if !reply.is_ok() {
-            let err = classify(&ctx, &reply.status);
-            self.conn.shutdown().await;
-            return Err(err);
-        }
         // Capabilities change after login; servers usually send them with the OK.
         let mut caps = None;
         if let Some(t) = &reply.tagged {
@@ -395,13 +370,239 @@ impl Client {
         Ok(Session::new(self.conn, creds.mailbox_owner().to_string()))
     }
 
+    /// LOGIN or AUTHENTICATE PLAIN; the server's OK reply, or the refusal as an error.
+    async fn login_password(
+        &mut self,
+        creds: &Credentials,
+        password: &SecretString,
+    ) -> Result<crate::conn::Reply> {
+        for (what, v) in [
+            ("user name", creds.user.as_str()),
+            ("login_as user", creds.login_as.as_deref().unwrap_or("")),
+            ("password", password.expose_secret()),
+        ] {
+            if v.contains(['\0', '\r', '\n']) {
+                return Err(ImapError::InvalidInput {
+                    what: what.into(),
+                    reason: "it contains a line break or NUL".into(),
+                });
+            }
+        }
+        let method = self.choose(creds)?;
+        let server = self.conn.server.clone();
+        let ctx = Ctx {
+            server: &server,
+            command: if method == AuthMethod::Plain {
+                "AUTHENTICATE PLAIN"
+            } else {
+                "LOGIN"
+            },
+            login: Some((creds.user.as_str(), creds.login_as.as_deref())),
+            ..Ctx::default()
+        };
+        let reply = match method {
+            AuthMethod::Plain => self.authenticate_plain(creds, password, &ctx).await?,
+            AuthMethod::DovecotMaster => {
+                // Dovecot's master user form: `target*master` with the master's password.
+                let target = creds.login_as.as_deref().unwrap_or(&creds.user);
+                let user = if creds.login_as.is_some() {
+                    format!("{target}*{}", creds.user)
+                } else {
+                    creds.user.clone()
+                };
+                self.login_command(&user, password, &ctx).await?
+            }
+            _ => {
+                let user = match &creds.login_as {
+                    Some(target) => format!("{target}*{}", creds.user),
+                    None => creds.user.clone(),
+                };
+                self.login_command(&user, password, &ctx).await?
+            }
+        };
+        if !reply.is_ok() {
+            return Err(classify(&ctx, &reply.status));
+        }
+        Ok(reply)
+    }
+
+    /// OAUTHBEARER or XOAUTH2 with a token from `source`; once more with a new token when the
+    /// first is refused.
+    async fn login_oauth(
+        &mut self,
+        creds: &Credentials,
+        source: &dyn AccessTokenSource,
+    ) -> Result<crate::conn::Reply> {
+        if creds.login_as.is_some() {
+            return Err(ImapError::InvalidInput {
+                what: "OAuth sign-in".into(),
+                reason: "a token names the mailbox itself; sign in with the mailbox as user".into(),
+            });
+        }
+        // \x01 separates the fields of both SASL messages.
+        if creds.user.contains(['\0', '\r', '\n', '\x01']) {
+            return Err(ImapError::InvalidInput {
+                what: "user name".into(),
+                reason: "it contains a line break or control character".into(),
+            });
+        }
+        let mechanism = self.choose_token_mechanism(creds.method)?;
+        let server = self.conn.server.clone();
+        let user = creds.user.as_str();
+        let command = format!("AUTHENTICATE {}", mechanism.name());
+        let ctx = Ctx {
+            server: &server,
+            command: &command,
+            login: Some((user, None)),
+            ..Ctx::default()
+        };
+        let issuer = source.describe();
+        let unavailable = |error| ImapError::TokenUnavailable {
+            user: user.to_string(),
+            issuer: issuer.clone(),
+            error,
+        };
+        let first = source.token(user).await.map_err(unavailable)?;
+        let (reply, challenge) = self
+            .authenticate_token(mechanism, user, &first, &ctx)
+            .await?;
+        if reply.is_ok() {
+            return Ok(reply);
+        }
+        if !is_token_refusal(&reply.status) {
+            return Err(classify(&ctx, &reply.status));
+        }
+        source.forget(user);
+        let fresh = source.token(user).await.map_err(unavailable)?;
+        let renewed = fresh.secret().expose_secret() != first.secret().expose_secret();
+        let (reply, challenge, kind_if_invalid) = if renewed {
+            let (reply, challenge) = self
+                .authenticate_token(mechanism, user, &fresh, &ctx)
+                .await?;
+            if reply.is_ok() {
+                return Ok(reply);
+            }
+            if !is_token_refusal(&reply.status) {
+                return Err(classify(&ctx, &reply.status));
+            }
+            // A token fetched a moment ago was refused: not an expiry.
+            (reply, challenge, RefusalKind::MailboxPermissionMissing)
+        } else if first.valid_for(Duration::ZERO) {
+            (reply, challenge, RefusalKind::InvalidToken)
+        } else {
+            (reply, challenge, RefusalKind::TokenExpired)
+        };
+        let mut refusal = challenge.unwrap_or(OAuthRefusal {
+            kind: RefusalKind::InvalidToken,
+            status: None,
+            scope: None,
+        });
+        if refusal.kind == RefusalKind::InvalidToken {
+            refusal.kind = kind_if_invalid;
+        }
+        Err(ImapError::OAuthRefused {
+            server: server.clone(),
+            user: user.to_string(),
+            issuer: issuer.clone(),
+            provider: source.provider(),
+            refusal,
+            server_text: reply.status.full(),
+        })
+    }
+
+    fn choose_token_mechanism(&self, method: AuthMethod) -> Result<TokenMechanism> {
+        let offered = self.conn.caps.auth_mechanisms();
+        let has = |m: &str| offered.iter().any(|o| o == m);
+        match method {
+            AuthMethod::OAuthBearer => Ok(TokenMechanism::OAuthBearer),
+            AuthMethod::XOAuth2 => Ok(TokenMechanism::XOAuth2),
+            AuthMethod::Auto if has("OAUTHBEARER") => Ok(TokenMechanism::OAuthBearer),
+            AuthMethod::Auto if has("XOAUTH2") => Ok(TokenMechanism::XOAuth2),
+            AuthMethod::Auto => Err(ImapError::NoLoginMethod {
+                server: self.conn.server.clone(),
+                offered: offered.join(" "),
+            }),
+            AuthMethod::Login | AuthMethod::Plain | AuthMethod::DovecotMaster => {
+                Err(ImapError::InvalidInput {
+                    what: "login method".into(),
+                    reason: "an access token signs in with OAUTHBEARER or XOAUTH2, not with a password method".into(),
+                })
+            }
+        }
+    }
+
+    /// One AUTHENTICATE exchange with a token: the final reply, and the error challenge the
+    /// server sent before refusing, if any.
+    async fn authenticate_token(
+        &mut self,
+        mechanism: TokenMechanism,
+        user: &str,
+        token: &AccessToken,
+        ctx: &Ctx<'_>,
+    ) -> Result<(crate::conn::Reply, Option<OAuthRefusal>)> {
+        let encoded = mechanism.initial_response(user, token.secret());
+        let tag = if self.conn.caps.sasl_ir() {
+            let line = Zeroizing::new(format!("AUTHENTICATE {} {}", mechanism.name(), &*encoded));
+            self.conn
+                .send(&[Part::Text(&line)], "AUTHENTICATE", ctx)
+                .await?
+        } else {
+            let line = format!("AUTHENTICATE {}", mechanism.name());
+            self.conn
+                .send(&[Part::Text(&line)], "AUTHENTICATE", ctx)
+                .await?
+        };
+        let mut sent = self.conn.caps.sasl_ir();
+        let mut challenge = None;
+        let mut untagged = Vec::new();
+        loop {
+            let r = self.conn.read("AUTHENTICATE").await?;
+            match r.parsed() {
+                Response::Continue(outcome) => {
+                    if sent {
+                        // An error challenge: read it, then answer so the server sends its NO.
+                        challenge = outcome.information.as_deref().and_then(parse_error_challenge);
+                        self.conn
+                            .send_line(mechanism.challenge_reply(), "AUTHENTICATE")
+                            .await?;
+                    } else {
+                        self.conn
+                            .send_line(encoded.as_bytes(), "AUTHENTICATE")
+                            .await?;
+                        sent = true;
+                    }
+                }
+                Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } if t.0 == tag => {
+                    let status = StatusText::from_parts(
+                        status,
+                        outcome.code.as_ref(),
+                        outcome.information.as_deref(),
+                    );
+                    return Ok((
+                        crate::conn::Reply {
+                            untagged,
+                            status,
+                            tagged: Some(r),
+                        },
+                        challenge,
+                    ));
+                }
+                _ => untagged.push(r),
+            }
+        }
+    }
+
     async fn login_command(
         &mut self,
         user: &str,
-        creds: &Credentials,
+        password: &SecretString,
         ctx: &Ctx<'_>,
     ) -> Result<crate::conn::Reply> {
-        let password = creds.password.expose_secret();
+        let password = password.expose_secret();
         let user_q = quote(user);
         let pass_q = Zeroizing::new(quote(password));
         let mut parts = vec![Part::Text("LOGIN ")];
@@ -422,6 +623,7 @@ impl Client {
     async fn authenticate_plain(
         &mut self,
         creds: &Credentials,
+        password: &SecretString,
         ctx: &Ctx<'_>,
     ) -> Result<crate::conn::Reply> {
         // RFC 4616: authzid NUL authcid NUL passwd; authzid empty for a user's own login.
@@ -432,7 +634,7 @@ impl Client {
         message.push(0);
         message.extend_from_slice(creds.user.as_bytes());
         message.push(0);
-        message.extend_from_slice(creds.password.expose_secret().as_bytes());
+        message.extend_from_slice(password.expose_secret().as_bytes());
         let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*message));
         if self.conn.caps.sasl_ir() {
             let line = Zeroizing::new(format!("AUTHENTICATE PLAIN {}", &*encoded));
@@ -481,6 +683,17 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether a refused AUTHENTICATE is about the token (rather than throttling, an outage or a
+/// connection limit, which have their own kinds).
+fn is_token_refusal(status: &StatusText) -> bool {
+    status.status == "NO"
+        && matches!(
+            status.code.as_deref(),
+            None | Some("AUTHENTICATIONFAILED" | "AUTHORIZATIONFAILED" | "EXPIRED")
+        )
+        && !crate::response::is_throttle_text(&status.text)
 }
 
 /// Connects and logs in: the usual way to get a [`Session`].

@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::oauth::{OAuthProvider, OAuthRefusal, TokenError};
+
 /// What Ferry knows about a server certificate that it refused (or was asked to pin).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
@@ -143,6 +145,24 @@ pub enum ImapError {
     /// An argument cannot be sent (e.g. a line break in a folder or user name).
     #[error("invalid {what}: {reason}")]
     InvalidInput { what: String, reason: String },
+    /// The server refused the OAuth 2.0 access token (its error challenge read into `refusal`).
+    #[error("{server}: sign-in to {user:?} with a token from {issuer} refused: {} ({server_text})", .refusal.describe())]
+    OAuthRefused {
+        server: String,
+        user: String,
+        /// Who issued the token (app and tenant, or service account).
+        issuer: String,
+        provider: OAuthProvider,
+        refusal: OAuthRefusal,
+        server_text: String,
+    },
+    /// No access token could be had for the sign-in.
+    #[error("no access token for {user:?} from {issuer}: {error}")]
+    TokenUnavailable {
+        user: String,
+        issuer: String,
+        error: TokenError,
+    }
 }
 
 /// A serializable summary of an error, for the UI and JSON output.
@@ -187,6 +207,8 @@ impl ImapError {
             ImapError::Rejected { .. } => "rejected",
             ImapError::Protocol { .. } => "protocol",
             ImapError::InvalidInput { .. } => "invalid_input",
+            ImapError::OAuthRefused { .. } => "oauth_refused",
+            ImapError::TokenUnavailable { .. } => "token_unavailable",
         }
     }
 
@@ -206,7 +228,7 @@ impl ImapError {
                 "Connect with TLS (port 993) or STARTTLS (port 143) instead of plain text."
             }
             ImapError::NoLoginMethod { .. } => {
-                "Enable plain-text login (LOGIN or AUTHENTICATE PLAIN) over TLS on the server."
+                "Enable a login method Ferry supports on the server: LOGIN or AUTHENTICATE PLAIN over TLS for passwords, OAUTHBEARER or XOAUTH2 for sign-in with access tokens."
             }
             ImapError::TooManyConnections { .. } => {
                 "Close other mail clients for this user or lower Ferry's parallel connections, then retry."
@@ -251,6 +273,10 @@ impl ImapError {
             ImapError::InvalidInput { .. } => {
                 "Line breaks and NUL characters cannot be sent to an IMAP server; correct the name."
             }
+            ImapError::OAuthRefused {
+                provider, refusal, ..
+            } => refusal.advice(*provider),
+            ImapError::TokenUnavailable { error, .. } => error.kind.advice(),
         }
     }
 
@@ -264,7 +290,7 @@ impl ImapError {
                 | ImapError::Throttled { .. }
                 | ImapError::Timeout { .. }
                 | ImapError::ConnectionLost { .. }
-        )
+        ) || matches!(self, ImapError::TokenUnavailable { error, .. } if error.kind.is_retryable())
     }
 
     /// Whether the connection is unusable after this error (the caller must reconnect).

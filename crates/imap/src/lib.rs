@@ -12,6 +12,9 @@
 //!   PLAIN with an authorization identity (RFC 4616) for admin logins, and Dovecot's
 //!   `user*master` form — see [`AuthMethod`]. Every refusal is its own [`ImapError`] kind with
 //!   [`ImapError::advice`].
+//! - **OAuth 2.0** ([`Credentials::oauth`]): OAUTHBEARER (RFC 7628, preferred) or XOAUTH2 with a
+//!   token from an [`AccessTokenSource`] per login; a refused token is retried once with a new
+//!   one; the server's error challenge becomes [`ImapError::OAuthRefused`] ([`oauth`]).
 //! - **Timeouts** ([`Timeouts`]) on connect, TLS, greeting, and an idle limit on every read and
 //!   write of every command: a silent server is [`ImapError::Timeout`], never a hang.
 //! - **Folders**: [`Session::namespaces`], [`Session::list`] (SPECIAL-USE),
@@ -69,6 +72,7 @@
 mod client;
 mod conn;
 pub mod error;
+pub mod oauth;
 pub mod response;
 mod session;
 pub mod tls;
@@ -79,9 +83,13 @@ pub use ferry_utf7 as utf7;
 
 pub use client::{connect_and_login, probe_certificate, Client};
 pub use error::{CertificateInfo, ErrorReport, ImapError, Result};
+pub use oauth::{
+    AccessToken, AccessTokenSource, OAuthProvider, OAuthRefusal, RefusalKind, TokenError,
+    TokenErrorKind, TokenFuture,
+};
 pub use session::{format_internal_date, parse_internal_date, FetchStream, Session};
 pub use types::{
     AppendMessage, AppendUid, AuthMethod, Capabilities, Credentials, Endpoint, FetchItems,
-    FetchedMessage, FlagChange, Folder, FolderStatus, FolderWithStatus, Namespace, Namespaces,
-    Security, SelectedFolder, SpecialUse, Timeouts, UidSet,
+    FetchedMessage, FlagChange, Folder, FolderStatus, FolderWithStatus, LoginSecret, Namespace,
+    Namespaces, Security, SelectedFolder, SpecialUse, Timeouts, UidSet,
 };

@@ -2,12 +2,15 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+use crate::oauth::AccessTokenSource;
 
 /// How the TCP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -135,15 +138,47 @@ pub enum AuthMethod {
     Plain,
     /// Dovecot master user: LOGIN `login_as*user` with the master user's password.
     DovecotMaster,
+    /// AUTHENTICATE XOAUTH2 (Google's and Microsoft's form), with an OAuth secret.
+    #[serde(rename = "xoauth2")]
+    XOAuth2,
+    /// AUTHENTICATE OAUTHBEARER (RFC 7628), with an OAuth secret.
+    #[serde(rename = "oauthbearer")]
+    OAuthBearer,
 }
 
-/// Who logs in. `Debug` never prints the password.
+/// What proves who logs in: a password, or OAuth 2.0 access tokens from a source that renews
+/// them. `Debug` prints neither.
+#[derive(Clone)]
+pub enum LoginSecret {
+    /// LOGIN / AUTHENTICATE PLAIN with this password.
+    Password(SecretString),
+    /// AUTHENTICATE OAUTHBEARER or XOAUTH2 with a token from this source, fetched per login.
+    OAuth(Arc<dyn AccessTokenSource>),
+}
+
+impl fmt::Debug for LoginSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginSecret::Password(_) => f.write_str("Password(<redacted>)"),
+            LoginSecret::OAuth(source) => write!(f, "OAuth({})", source.describe()),
+        }
+    }
+}
+
+impl From<SecretString> for LoginSecret {
+    fn from(password: SecretString) -> Self {
+        LoginSecret::Password(password)
+    }
+}
+
+/// Who logs in. `Debug` never prints the password or a token.
 #[derive(Clone)]
 pub struct Credentials {
-    /// The authenticating user (for admin / master logins: the admin or master user).
+    /// The authenticating user (for admin / master logins: the admin or master user; for OAuth:
+    /// the mailbox, named in the SASL message).
     pub user: String,
-    /// The authenticating user's password.
-    pub password: SecretString,
+    /// The password, or where access tokens come from.
+    pub secret: LoginSecret,
     /// The mailbox owner to act as (admin / master logins), or `None` for a user's own login.
     pub login_as: Option<String>,
     /// How to log in.
@@ -155,7 +190,18 @@ impl Credentials {
     pub fn new(user: impl Into<String>, password: SecretString) -> Self {
         Credentials {
             user: user.into(),
-            password,
+            secret: LoginSecret::Password(password),
+            login_as: None,
+            method: AuthMethod::Auto,
+        }
+    }
+
+    /// An OAuth 2.0 sign-in to `user`'s mailbox with tokens from `source` (OAUTHBEARER where
+    /// offered, else XOAUTH2).
+    pub fn oauth(user: impl Into<String>, source: Arc<dyn AccessTokenSource>) -> Self {
+        Credentials {
+            user: user.into(),
+            secret: LoginSecret::OAuth(source),
             login_as: None,
             method: AuthMethod::Auto,
         }
@@ -170,7 +216,7 @@ impl Credentials {
     ) -> Self {
         Credentials {
             user: admin.into(),
-            password,
+            secret: LoginSecret::Password(password),
             login_as: Some(target.into()),
             method,
         }
@@ -180,13 +226,21 @@ impl Credentials {
     pub fn mailbox_owner(&self) -> &str {
         self.login_as.as_deref().unwrap_or(&self.user)
     }
+
+    /// The password, for password logins.
+    pub fn password(&self) -> Option<&SecretString> {
+        match &self.secret {
+            LoginSecret::Password(p) => Some(p),
+            LoginSecret::OAuth(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("user", &self.user)
-            .field("password", &"<redacted>")
+            .field("secret", &self.secret)
             .field("login_as", &self.login_as)
             .field("method", &self.method)
             .finish()

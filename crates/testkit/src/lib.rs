@@ -14,9 +14,11 @@ mod fixture;
 mod imap_client;
 mod proxy;
 mod tls;
+mod token_server;
 mod utf7;
 
 pub use dovecot::{Dovecot, DovecotBuilder, Preset, StoredMessage, TestUser};
 pub use fixture::{fixture_root, materialize_fixture, shared_dir};
 pub use proxy::FaultProxy;
+pub use token_server::{follow_redirect, TestKey, TokenServer, APP_SCOPE};
 pub use utf7::encode as mutf7_encode;

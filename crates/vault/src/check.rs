@@ -212,7 +212,7 @@ fn credentials_for(
     Ok((
         Credentials {
             user: auth_user.clone(),
-            password: secret.to_secret_string(),
+            secret: secret.to_secret_string().into(),
             login_as: login_as.clone(),
             method,
         },
