@@ -301,20 +301,25 @@ impl ProgressTracker {
                 .or_insert_with(|| (AccountProgress::waiting(account), None));
             match event {
                 Progress::Planned { .. } => p.stage = AccountStage::Planning,
-                Progress::FolderStarted {
-                    folder,
-                    messages,
-                    bytes,
+                // Known before the first batch: the bars and the ETA are true from the start.
+                // With a daily limit, this run's share is what the bar fills to.
+                Progress::Totals {
+                    messages_now,
+                    bytes_now,
                     ..
                 } => {
+                    p.messages_total = *messages_now;
+                    p.bytes_total = *bytes_now;
+                }
+                Progress::Throttled { wait_ms, .. } => {
+                    p.error = Some(format!(
+                        "The new host asked Ferry to slow down; waiting {} s as asked",
+                        wait_ms.div_ceil(1000)
+                    ));
+                }
+                Progress::FolderStarted { folder, .. } => {
                     p.stage = AccountStage::Copying;
                     p.folder = Some(folder.clone());
-                    // The engine announces each folder's work as it starts it; before the
-                    // first `Copied`, totals grow folder by folder.
-                    if p.messages_done == 0 {
-                        p.messages_total += messages;
-                        p.bytes_total += bytes;
-                    }
                 }
                 Progress::Copied {
                     folder,
@@ -326,6 +331,7 @@ impl ProgressTracker {
                 } => {
                     p.stage = AccountStage::Copying;
                     p.folder = Some(folder.clone());
+                    p.error = None;
                     p.messages_done = *messages_done;
                     p.bytes_done = *bytes_done;
                     p.messages_total = (*messages_total).max(p.messages_done);
@@ -340,10 +346,16 @@ impl ProgressTracker {
                 }
                 Progress::Failed { .. } => p.failures += 1,
                 Progress::FolderDone { .. } => {}
-                Progress::AccountDone { complete, .. } => {
+                Progress::AccountDone {
+                    complete,
+                    budget_exhausted_until,
+                    ..
+                } => {
                     p.folder = None;
                     p.eta_seconds = Some(0);
-                    p.stage = if *complete {
+                    p.stage = if budget_exhausted_until.is_some() {
+                        AccountStage::WaitingForLimit
+                    } else if *complete {
                         AccountStage::Done
                     } else {
                         AccountStage::DoneWithFailures

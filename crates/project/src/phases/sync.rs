@@ -52,6 +52,9 @@ pub struct SyncJobReport {
     /// Accounts that could not be started (no password, unreadable store), with the reason.
     pub not_started: Vec<AccountError>,
     pub cancelled: bool,
+    /// The destination's daily upload limit stopped an account: a run after this time goes on.
+    #[ts(type = "string | null")]
+    pub resumes_at: Option<chrono::DateTime<chrono::Utc>>,
     /// One line for the log and the screens.
     pub summary: String,
 }
@@ -209,6 +212,10 @@ fn run_options(dest: &Destination, state: &Path) -> RunOptions {
     }
     options.sync.parallel = options.connections;
     options.sync.max_message_size = dest.limits.max_message_size;
+    options.sync.budget = dest
+        .limits
+        .daily_upload_bytes
+        .map(|bytes_per_day| ferry_sync::DailyBudget { bytes_per_day });
     options
 }
 
@@ -266,11 +273,16 @@ pub async fn run(
         accounts: tracker.snapshot(),
     });
 
-    let copy = copy_accounts(&pairs, &options, &tracker);
-    let (summaries, cancelled) = tokio::select! {
-        summaries = copy => (summaries, false),
-        _ = control.cancel.cancelled() => (Vec::new(), true),
-    };
+    // The engine stops at the token: batches in flight finish and are recorded, so the next run
+    // continues exactly once.
+    let mut options = options;
+    options.sync.cancel = control.cancel.clone();
+    let summaries = copy_accounts(&pairs, &options, &tracker).await;
+    let cancelled = control.cancel.is_cancelled() || summaries.iter().any(|(_, s)| s.cancelled);
+    let resumes_at = summaries
+        .iter()
+        .filter_map(|(_, s)| s.budget_exhausted_until)
+        .max();
     let mut report = aggregate(summaries, &state_path);
     report.complete = report.complete && not_started.is_empty() && !cancelled;
 
@@ -292,14 +304,21 @@ pub async fn run(
     } else {
         RunOutcome::Succeeded
     };
-    let summary = summarize(
+    let mut summary = summarize(
         kind,
         &report,
         &not_started,
         verification.as_ref(),
         cancelled,
     );
+    if let Some(at) = resumes_at {
+        summary.push_str(&format!(
+            "; the new host's daily upload limit was reached: the rest follows after {}",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     let job_report = SyncJobReport {
+        resumes_at,
         job: kind,
         report,
         verification,
