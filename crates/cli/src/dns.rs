@@ -1,11 +1,16 @@
 //! `ferry dns [--watch]`: MX / A / TTL / SPF of every domain discovery found, on one or several
-//! resolvers; with `--watch`, asks again until every resolver answers the new host.
+//! resolvers; with `--watch`, asks again until every resolver answers the new host. A resolver that
+//! fails or does not answer is named in every round and never counts as answering the new host.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferry_project::cutover::{self, DnsOptions, DnsReport, HostSet, Points, WatchOptions};
+use ferry_project::cutover::{
+    self, DnsOptions, DnsReport, DomainDns, HostSet, Points, ResolverAnswer, ResolverStatus,
+    WatchOptions,
+};
+use ferry_project::discover::DiscoverError;
 
 #[derive(clap::Args)]
 pub struct DnsArgs {
@@ -48,8 +53,8 @@ pub struct DnsArgs {
 }
 
 pub fn run(args: &DnsArgs) -> anyhow::Result<std::process::ExitCode> {
-    let inventory = ferry_project::discover::run(&args.root)
-        .with_context(|| format!("reading the old server at {} failed", args.root.display()))?;
+    let inventory =
+        ferry_project::discover::run(&args.root).map_err(|e| root_error(&args.root, e))?;
     let plan = cutover::dns_plan(
         &inventory,
         args.domains.clone(),
@@ -80,7 +85,7 @@ pub fn run(args: &DnsArgs) -> anyhow::Result<std::process::ExitCode> {
         let json = args.json;
         rt.block_on(cutover::dns_watch(&plan, &options, &watch, |r| {
             if !json {
-                eprintln!("{}", round_line(r));
+                eprint!("{}", round_lines(r));
             }
         }))?
     } else {
@@ -99,48 +104,120 @@ pub fn run(args: &DnsArgs) -> anyhow::Result<std::process::ExitCode> {
     })
 }
 
+/// The discovery error once, in words (its own text already says what to do; the chain would
+/// repeat the OS error).
+fn root_error(root: &std::path::Path, e: DiscoverError) -> anyhow::Error {
+    match &e {
+        DiscoverError::RootUnreadable { source, .. } => {
+            let why = match source.kind() {
+                std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                std::io::ErrorKind::NotADirectory => "it is not a folder".to_string(),
+                _ => source.to_string(),
+            };
+            anyhow::anyhow!(
+                "cannot read the old server's root folder {}: {why}. Give the folder that holds the old server (or a copy of it) with --root; on the server itself, run as root with --root /",
+                root.display()
+            )
+        }
+        _ => anyhow::anyhow!("reading the old server at {} failed: {e}", root.display()),
+    }
+}
+
+/// Where one MX set (or one resolver's answer) points, in words.
 fn points(p: Points) -> &'static str {
     match p {
         Points::Old => "old server",
         Points::New => "new host",
-        Points::Both => "both",
-        Points::Unknown => "unknown host",
-        Points::NoMx => "no MX",
-        Points::Failed => "no answer",
+        Points::Both => "both the old server and the new host",
+        Points::Unknown => "unknown host (neither the old server nor the new host)",
+        Points::NoMx => "no MX record",
+        Points::Failed => "no usable answer",
     }
 }
 
-fn round_line(r: &DnsReport) -> String {
-    let waiting: Vec<String> = r
+fn answered_all_new(d: &DomainDns) -> bool {
+    d.answers
+        .iter()
+        .filter(|a| a.status == ResolverStatus::Answered)
+        .all(|a| a.points == Points::New)
+}
+
+/// Where a domain stands over every resolver, in words.
+fn domain_words(d: &DomainDns) -> &'static str {
+    match d.points {
+        Points::New => "new host on every resolver",
+        Points::Old => "old server",
+        Points::Both => "mixed: some answers name the old server, some the new host",
+        Points::Unknown if !d.failed.is_empty() && answered_all_new(d) => {
+            "unknown: the resolvers that answered give the new host, but not every resolver answered"
+        }
+        Points::Unknown => "unknown: the MX names neither the old server nor the new host",
+        Points::NoMx => "no MX record",
+        Points::Failed => "no resolver answered",
+    }
+}
+
+fn resolver_words(a: &ResolverAnswer) -> String {
+    let error = a.error.as_deref().unwrap_or("");
+    match a.status {
+        ResolverStatus::Answered => points(a.points).to_string(),
+        ResolverStatus::Failed => format!("failed: {error}"),
+        ResolverStatus::NoAnswer => format!("no answer: {error}"),
+    }
+}
+
+/// One line per domain still waiting, naming the resolvers that still answer the old MX and
+/// those that failed (asked again next round, never counted as new).
+fn round_lines(r: &DnsReport) -> String {
+    let time = r.checked_at.format("%H:%M:%S");
+    let waiting: Vec<&DomainDns> = r
         .domains
         .iter()
         .filter(|d| d.points != Points::New)
-        .map(|d| format!("{} ({} still old)", d.domain, d.still_old.len()))
         .collect();
     if waiting.is_empty() {
-        format!(
-            "{}: every domain answers the new host",
-            r.checked_at.format("%H:%M:%S")
-        )
-    } else {
-        format!(
-            "{}: waiting for {}",
-            r.checked_at.format("%H:%M:%S"),
-            waiting.join(", ")
-        )
+        return format!("{time}: every domain answers the new host on every resolver\n");
     }
+    let mut out = String::new();
+    for d in waiting {
+        let mut parts = Vec::new();
+        if !d.still_old.is_empty() {
+            parts.push(format!("old MX still on {}", d.still_old.join(", ")));
+        }
+        for a in d
+            .answers
+            .iter()
+            .filter(|a| a.status != ResolverStatus::Answered)
+        {
+            parts.push(format!(
+                "{} {} (not counted as new; asked again next round)",
+                a.resolver,
+                resolver_words(a)
+            ));
+        }
+        if parts.is_empty() {
+            parts.push(domain_words(d).to_string());
+        }
+        out.push_str(&format!(
+            "{time}: waiting for {}: {}\n",
+            d.domain,
+            parts.join("; ")
+        ));
+    }
+    out
 }
 
 fn render(r: &DnsReport) -> String {
     let mut out = String::new();
     for d in &r.domains {
-        out.push_str(&format!("{}: {}\n", d.domain, points(d.points)));
+        out.push_str(&format!("{}: {}\n", d.domain, domain_words(d)));
         for a in &d.answers {
-            out.push_str(&format!("  resolver {}: {}", a.resolver, points(a.points)));
-            if let Some(e) = &a.error {
-                out.push_str(&format!(" ({e})"));
-            }
-            out.push('\n');
+            out.push_str(&format!(
+                "  resolver {}: {}\n",
+                a.resolver,
+                resolver_words(a)
+            ));
             for mx in &a.mx {
                 let ips: Vec<&str> = mx.addresses.iter().map(|x| x.ip.as_str()).collect();
                 out.push_str(&format!(
@@ -148,10 +225,10 @@ fn render(r: &DnsReport) -> String {
                     mx.preference,
                     mx.host,
                     mx.ttl,
-                    if ips.is_empty() {
-                        "no address".to_string()
-                    } else {
-                        ips.join(", ")
+                    match (&mx.error, ips.is_empty()) {
+                        (Some(e), _) => format!("addresses unknown ({e})"),
+                        (None, true) => "no address".to_string(),
+                        (None, false) => ips.join(", "),
                     },
                     points(mx.points)
                 ));
@@ -163,19 +240,26 @@ fn render(r: &DnsReport) -> String {
                 d.still_old.join(", ")
             ));
         }
+        if !d.failed.is_empty() {
+            out.push_str(&format!(
+                "  failed or did not answer (not counted as new): {}\n",
+                d.failed.join(", ")
+            ));
+        }
         if let Some(t) = &d.ttl {
             out.push_str(&format!("  TTL: {}\n", t.text));
         }
-        out.push_str(&format!(
-            "  SPF: {:?}: {}{}\n",
-            d.spf.verdict,
-            d.spf.record.as_deref().unwrap_or("(none)"),
-            if d.spf.detail.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", d.spf.detail)
-            }
-        ));
+        out.push_str(&format!("  SPF: {}", d.spf.verdict.describe()));
+        if let Some(resolver) = &d.spf.resolver {
+            out.push_str(&format!(" (read from {resolver})"));
+        }
+        out.push('\n');
+        if let Some(record) = &d.spf.record {
+            out.push_str(&format!("    record: {record}\n"));
+        }
+        if !d.spf.detail.is_empty() {
+            out.push_str(&format!("    why: {}\n", d.spf.detail));
+        }
     }
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));

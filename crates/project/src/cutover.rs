@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use ferry_cutover::dns::{
-    parse_resolver, DnsOptions, DnsReport, DomainDns, HostSet, Points, Targets, WatchOptions,
+    parse_resolver, validate_domain, DnsOptions, DnsReport, DomainDns, HostSet, Points,
+    ResolverAnswer, ResolverStatus, SwitchStage, Targets, TtlAdvice, WatchOptions,
 };
 pub use ferry_cutover::logs::LogZone;
 pub use ferry_cutover::mailflow::{
