@@ -177,7 +177,15 @@ impl Client {
     /// greeting (with `timeouts.greeting`), and the capabilities.
     pub async fn connect(endpoint: &Endpoint, timeouts: Timeouts) -> Result<Client> {
         let server = endpoint.label();
+        let plain = endpoint.security == Security::Plain;
+        if plain {
+            crate::transport::refuse_plain_to_remote(&server, &endpoint.host, None)?;
+        }
         let tcp = tcp_connect(endpoint, &timeouts).await?;
+        if plain {
+            let peer = tcp.peer_addr().ok().map(|a| a.ip());
+            crate::transport::refuse_plain_to_remote(&server, &endpoint.host, peer)?;
+        }
         let (mut conn, greeting_text, preauth) = match endpoint.security {
             Security::Tls => {
                 let (inner, cert) = tls_handshake(endpoint, &timeouts, tcp).await?;
@@ -561,7 +569,10 @@ impl Client {
                 Response::Continue(outcome) => {
                     if sent {
                         // An error challenge: read it, then answer so the server sends its NO.
-                        challenge = outcome.information.as_deref().and_then(parse_error_challenge);
+                        challenge = outcome
+                            .information
+                            .as_deref()
+                            .and_then(parse_error_challenge);
                         self.conn
                             .send_line(mechanism.challenge_reply(), "AUTHENTICATE")
                             .await?;

@@ -153,6 +153,19 @@ impl Conn {
 
     /// Marks the connection unusable and builds the error for an I/O failure.
     pub(crate) fn io_error(&mut self, step: &str, e: io::Error) -> ImapError {
+        let too_long = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::transport::TooLong>());
+        if let Some(t) = too_long {
+            let err = ImapError::ResponseTooLong {
+                server: self.server.clone(),
+                step: step.to_string(),
+                what: t.what.to_string(),
+                limit: t.limit as u64,
+            };
+            self.broken = Some(err.to_string());
+            return err;
+        }
         let err = match e.kind() {
             io::ErrorKind::TimedOut => ImapError::Timeout {
                 server: self.server.clone(),

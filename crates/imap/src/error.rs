@@ -82,11 +82,14 @@ pub enum ImapError {
     /// The TLS handshake failed for another reason than trust (protocol, cipher, not TLS at all).
     #[error("{server}: TLS handshake failed: {reason}")]
     Tls { server: String, reason: String },
-    /// The server asks Ferry to slow down; `wait` is its suggested back-off, when it gave one.
-    #[error("{server}: throttled by the server{}: {server_text}", .wait.map(|w| format!(" (wait {} s)", w.as_secs())).unwrap_or_default())]
+    /// The server asks Ferry to slow down. `asked`: the back-off it named, when it named one;
+    /// `wait`: what Ferry waits, `asked` capped at [`MAX_THROTTLE_WAIT`] (a server, or a typo in
+    /// one, must not park a migration for days).
+    #[error("{server}: throttled by the server{}: {server_text}", throttle_note(*.wait, *.asked))]
     Throttled {
         server: String,
         wait: Option<Duration>,
+        asked: Option<Duration>,
         server_text: String,
     },
     /// A network step took longer than its timeout (the connection is closed).
@@ -145,6 +148,22 @@ pub enum ImapError {
     /// An argument cannot be sent (e.g. a line break in a folder or user name).
     #[error("invalid {what}: {reason}")]
     InvalidInput { what: String, reason: String },
+    /// The server sent a line (or a response Ferry sets aside) longer than Ferry accepts without
+    /// ending it: a broken or hostile server would otherwise fill the memory. The connection is
+    /// closed.
+    #[error("{server}: during {step}, the server sent {what} longer than {} MiB without ending it; Ferry closed the connection", .limit / (1024 * 1024))]
+    ResponseTooLong {
+        server: String,
+        step: String,
+        /// "a line", "a response".
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A connection without encryption to another computer than this one: the password would
+    /// cross the network in clear text.
+    #[error("{server}: refusing to connect without encryption: {reason}")]
+    PlaintextRefused { server: String, reason: String },
     /// The server refused the OAuth 2.0 access token (its error challenge read into `refusal`).
     #[error("{server}: sign-in to {user:?} with a token from {issuer} refused: {} ({server_text})", .refusal.describe())]
     OAuthRefused {
@@ -162,7 +181,7 @@ pub enum ImapError {
         user: String,
         issuer: String,
         error: TokenError,
-    }
+    },
 }
 
 /// A serializable summary of an error, for the UI and JSON output.
@@ -207,6 +226,8 @@ impl ImapError {
             ImapError::Rejected { .. } => "rejected",
             ImapError::Protocol { .. } => "protocol",
             ImapError::InvalidInput { .. } => "invalid_input",
+            ImapError::ResponseTooLong { .. } => "response_too_long",
+            ImapError::PlaintextRefused { .. } => "plaintext_refused",
             ImapError::OAuthRefused { .. } => "oauth_refused",
             ImapError::TokenUnavailable { .. } => "token_unavailable",
         }
@@ -246,7 +267,7 @@ impl ImapError {
                 "Check that the port speaks the chosen security (993: TLS, 143: STARTTLS) and that the server allows TLS 1.2 or newer."
             }
             ImapError::Throttled { .. } => {
-                "The server limits the rate of requests; Ferry waits the suggested time and retries."
+                "The server limits the rate of requests; Ferry waits the time it suggests (at most 15 minutes) and retries."
             }
             ImapError::Timeout { .. } => {
                 "The server stopped answering; retry, and check the network or the server's load if it persists."
@@ -272,6 +293,12 @@ impl ImapError {
             }
             ImapError::InvalidInput { .. } => {
                 "Line breaks and NUL characters cannot be sent to an IMAP server; correct the name."
+            }
+            ImapError::ResponseTooLong { .. } => {
+                "Check the host name and port: the server there does not answer as a mail server should (or is broken). Ferry stopped reading to protect this computer's memory."
+            }
+            ImapError::PlaintextRefused { .. } => {
+                "Connect with TLS (port 993) or STARTTLS (port 143). Unencrypted connections are only allowed to this computer itself (127.0.0.1, ::1 or localhost), for example through an SSH tunnel."
             }
             ImapError::OAuthRefused {
                 provider, refusal, ..
@@ -303,7 +330,21 @@ impl ImapError {
                 | ImapError::UntrustedCertificate { .. }
                 | ImapError::Tls { .. }
                 | ImapError::Protocol { .. }
+                | ImapError::ResponseTooLong { .. }
+                | ImapError::PlaintextRefused { .. }
         )
+    }
+
+    /// A `Throttled` error from the server's words: the back-off it names (Microsoft's
+    /// `Suggested Backoff Time: N milliseconds`), capped at [`MAX_THROTTLE_WAIT`].
+    pub fn throttled(server: String, server_text: String) -> ImapError {
+        let asked = crate::response::throttle_wait(&server_text);
+        ImapError::Throttled {
+            server,
+            wait: asked.map(|a| a.min(MAX_THROTTLE_WAIT)),
+            asked,
+            server_text,
+        }
     }
 
     /// The serializable summary for the UI.
@@ -324,6 +365,24 @@ impl ImapError {
                 _ => None,
             },
         }
+    }
+}
+
+/// The longest back-off Ferry waits when a server names one (`[THROTTLED]`, Microsoft's
+/// `Suggested Backoff Time`): Microsoft's own hints stay below 5 minutes; anything far beyond is
+/// a broken or hostile server, and a run must not stall for hours on its word.
+pub const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// " (wait 30 s)", or " (the server asked for a wait of 10000 s; Ferry waits at most 900 s)".
+fn throttle_note(wait: Option<Duration>, asked: Option<Duration>) -> String {
+    match (wait, asked) {
+        (Some(w), Some(a)) if a > w => format!(
+            " (the server asked for a wait of {} s; Ferry waits at most {} s)",
+            a.as_secs(),
+            w.as_secs()
+        ),
+        (Some(w), _) => format!(" (wait {} s)", w.as_secs()),
+        (None, _) => String::new(),
     }
 }
 

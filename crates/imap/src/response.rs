@@ -171,7 +171,11 @@ pub fn throttle_wait(text: &str) -> Option<Duration> {
         .map(|i| i + "backoff time:".len())?;
     let rest = lower[at..].trim_start();
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let n: u64 = digits.parse().ok()?;
+    if digits.is_empty() {
+        return None;
+    }
+    // More digits than a u64 holds: a wait longer than any cap.
+    let n: u64 = digits.parse().unwrap_or(u64::MAX);
     let unit = rest[digits.len()..].trim_start();
     if unit.starts_with("ms") || unit.starts_with("milli") {
         Some(Duration::from_millis(n))
@@ -224,11 +228,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>, st: &StatusText) -> ImapError {
 
     // Throttling and limits first: they can come back from any command.
     if code == "THROTTLED" || is_throttle_text(&st.text) {
-        return ImapError::Throttled {
-            server,
-            wait: throttle_wait(&st.text),
-            server_text: full,
-        };
+        return ImapError::throttled(server, full);
     }
     if is_connection_limit_text(&st.text) {
         return ImapError::TooManyConnections {
@@ -237,11 +237,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>, st: &StatusText) -> ImapError {
         };
     }
     if code == "LIMIT" {
-        return ImapError::Throttled {
-            server,
-            wait: throttle_wait(&st.text),
-            server_text: full,
-        };
+        return ImapError::throttled(server, full);
     }
     if st.status == "BAD" {
         return ImapError::Protocol {
@@ -387,11 +383,7 @@ pub(crate) fn classify_bye(server: &str, step: &str, st: &StatusText) -> ImapErr
         };
     }
     if st.code.as_deref() == Some("THROTTLED") || is_throttle_text(&st.text) {
-        return ImapError::Throttled {
-            server: server.to_string(),
-            wait: throttle_wait(&st.text),
-            server_text: full,
-        };
+        return ImapError::throttled(server.to_string(), full);
     }
     if st.code.as_deref() == Some("UNAVAILABLE") {
         return ImapError::ServerUnavailable {
@@ -627,6 +619,32 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(throttle_wait("Authentication failed."), None);
+        assert_eq!(
+            throttle_wait("Suggested Backoff Time: 99999999999999999999999 milliseconds"),
+            Some(Duration::from_millis(u64::MAX))
+        );
+        // A named wait beyond the cap: Ferry waits the cap, and says what the server asked.
+        let long = "Request is throttled. Suggested Backoff Time: 86400000 milliseconds";
+        let e = classify(
+            &Ctx {
+                server: "outlook:993",
+                command: "APPEND",
+                ..Ctx::default()
+            },
+            &st("NO", long),
+        );
+        match &e {
+            ImapError::Throttled { wait, asked, .. } => {
+                assert_eq!(*wait, Some(crate::error::MAX_THROTTLE_WAIT));
+                assert_eq!(*asked, Some(Duration::from_secs(86_400)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            format!("outlook:993: throttled by the server (the server asked for a wait of 86400 s; Ferry waits at most 900 s): {long}")
+        );
+        assert_eq!(e.report().wait_ms, Some(900_000));
         let e = classify(
             &Ctx {
                 server: "outlook:993",

@@ -98,6 +98,33 @@ enum Mode {
     Literal { left: usize, divert: bool },
 }
 
+/// The longest line Ferry reads (outside literals, whose size the server announces with `{n}`
+/// and async-imap bounds): a hostile or broken server that trickles bytes without a line feed
+/// must not grow the memory without bound. Real lines are far shorter: a FETCH line with flags,
+/// envelope and body structure, or a CAPABILITY line, stays below a few kilobytes.
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
+
+/// The most Ferry keeps of responses taken aside (NAMESPACE and those async-imap cannot parse):
+/// one response larger than this is an error; older ones are dropped to stay below it (only
+/// the latest NAMESPACE is ever read).
+pub(crate) const MAX_ASIDE: usize = 4 * 1024 * 1024;
+
+/// A line or a response over its limit; see [`MAX_LINE`] and [`MAX_ASIDE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLong {
+    /// "a line", "a response".
+    pub(crate) what: &'static str,
+    pub(crate) limit: usize,
+}
+
+impl fmt::Display for TooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} longer than {} bytes", self.what, self.limit)
+    }
+}
+
+impl std::error::Error for TooLong {}
+
 /// Frames the server's byte stream into responses; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct Filter {
@@ -110,7 +137,11 @@ pub(crate) struct Filter {
     /// The response being taken aside.
     aside: Vec<u8>,
     /// Complete responses taken aside.
-    pub(crate) diverted: Vec<Vec<u8>>,
+    pub(crate) diverted: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes in `diverted`.
+    diverted_bytes: usize,
+    /// Set when a limit was passed: the stream is unusable from then on.
+    failed: Option<TooLong>,
 }
 
 impl Filter {
@@ -121,7 +152,9 @@ impl Filter {
             out: Vec::new(),
             out_pos: 0,
             aside: Vec::new(),
-            diverted: Vec::new(),
+            diverted: std::collections::VecDeque::new(),
+            diverted_bytes: 0,
+            failed: None,
         }
     }
 
@@ -131,14 +164,25 @@ impl Filter {
 
     fn emit(&mut self, divert: bool, bytes: &[u8]) {
         if divert {
+            if self.aside.len() + bytes.len() > MAX_ASIDE {
+                self.failed = Some(TooLong {
+                    what: "a response",
+                    limit: MAX_ASIDE,
+                });
+                return;
+            }
             self.aside.extend_from_slice(bytes);
         } else {
             self.out.extend_from_slice(bytes);
         }
     }
 
-    /// Feeds bytes from the server.
-    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+    /// Feeds bytes from the server; fails (for good) when a line or a response taken aside
+    /// passes its limit.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<(), TooLong> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         if self.out_pos > 0 && self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
@@ -159,21 +203,31 @@ impl Filter {
                     };
                 }
                 Mode::Start | Mode::Continue { .. } => {
-                    match data.iter().position(|&b| b == b'\n') {
-                        None => {
-                            self.line.extend_from_slice(data);
-                            data = &[];
-                        }
-                        Some(p) => {
-                            self.line.extend_from_slice(&data[..=p]);
-                            data = &data[p + 1..];
-                            let line = std::mem::take(&mut self.line);
-                            self.complete_line(line);
-                        }
+                    let end = data.iter().position(|&b| b == b'\n');
+                    let take = end.map_or(data.len(), |p| p + 1);
+                    if self.line.len() + take > MAX_LINE {
+                        let e = TooLong {
+                            what: "a line",
+                            limit: MAX_LINE,
+                        };
+                        self.failed = Some(e);
+                        self.line = Vec::new();
+                        return Err(e);
+                    }
+                    self.line.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if end.is_some() {
+                        let line = std::mem::take(&mut self.line);
+                        self.complete_line(line);
                     }
                 }
             }
+            if let Some(e) = self.failed {
+                self.aside = Vec::new();
+                return Err(e);
+            }
         }
+        Ok(())
     }
 
     fn complete_line(&mut self, mut line: Vec<u8>) {
@@ -204,7 +258,12 @@ impl Filter {
                         "took aside a response async-imap cannot parse: {:?}",
                         String::from_utf8_lossy(&resp[..resp.len().min(200)])
                     );
-                    self.diverted.push(resp);
+                    self.diverted_bytes += resp.len();
+                    self.diverted.push_back(resp);
+                    while self.diverted_bytes > MAX_ASIDE && self.diverted.len() > 1 {
+                        let dropped = self.diverted.pop_front().map_or(0, |r| r.len());
+                        self.diverted_bytes -= dropped;
+                    }
                 }
             }
         }
@@ -266,6 +325,44 @@ fn literal_size(line: &[u8]) -> Option<usize> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
+/// Whether `host` names this computer literally: a loopback address (`127.0.0.0/8`, `::1`,
+/// also in brackets or IPv4-mapped) or `localhost`. Other names are not trusted even when they
+/// resolve to a loopback address today: a resolver or a hosts file can change that.
+pub(crate) fn is_loopback_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Plain TCP (no TLS at all) only to this computer, checked on the name before connecting and
+/// on the connected peer's address after (`localhost` mapped elsewhere by a hosts file is
+/// refused too). Enforced here, under every caller, so none can send a password in clear text
+/// across a network by mistake.
+pub(crate) fn refuse_plain_to_remote(
+    server: &str,
+    host: &str,
+    peer: Option<std::net::IpAddr>,
+) -> Result<(), crate::error::ImapError> {
+    let reason = if !is_loopback_name(host) {
+        format!("{host} is not this computer (a loopback address or localhost)")
+    } else {
+        match peer.map(|ip| ip.to_canonical()) {
+            Some(ip) if !ip.is_loopback() => {
+                format!("{host} resolves to {ip}, which is not a loopback address")
+            }
+            _ => return Ok(()),
+        }
+    };
+    Err(crate::error::ImapError::PlaintextRefused {
+        server: server.to_string(),
+        reason,
+    })
+}
+
 /// The stream handed to async-imap.
 pub(crate) struct Transport {
     io: BufWriter<Inner>,
@@ -318,7 +415,8 @@ impl Transport {
 
     /// Responses taken aside since the last call.
     pub(crate) fn take_diverted(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.filter.diverted)
+        self.filter.diverted_bytes = 0;
+        std::mem::take(&mut self.filter.diverted).into()
     }
 
     pub(crate) fn is_tls(&self) -> bool {
@@ -380,7 +478,9 @@ impl AsyncRead for Transport {
                         this.filter.finish();
                     } else {
                         this.bytes_in += n as u64;
-                        this.filter.feed(&this.read_buf[..n]);
+                        if let Err(e) = this.filter.feed(&this.read_buf[..n]) {
+                            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+                        }
                     }
                 }
                 Poll::Ready(Err(e)) => {
@@ -451,11 +551,11 @@ mod tests {
         let mut f = Filter::new();
         let mut out = Vec::new();
         for chunk in input {
-            f.feed(chunk);
+            f.feed(chunk).unwrap();
             out.extend_from_slice(f.pending_out());
             f.out_pos = f.out.len();
         }
-        (out, f.diverted)
+        (out, f.diverted.into())
     }
 
     #[test]
@@ -493,6 +593,110 @@ mod tests {
             diverted[0],
             b"* NAMESPACE (({3}\r\nA.B \".\")) NIL NIL\r\n".to_vec()
         );
+    }
+
+    #[test]
+    fn a_line_without_end_is_cut_at_the_limit() {
+        let mut f = Filter::new();
+        f.feed(b"* OK ready\r\n").unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut fed = 0;
+        let err = loop {
+            match f.feed(&chunk) {
+                Ok(()) => fed += chunk.len(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(
+            err,
+            TooLong {
+                what: "a line",
+                limit: MAX_LINE
+            }
+        );
+        assert_eq!(fed, MAX_LINE);
+        assert!(f.line.capacity() == 0, "the partial line is released");
+        // Failed for good: the stream is out of step.
+        assert_eq!(f.feed(b"\r\n"), Err(err));
+        // A line of exactly the limit passes; a literal of any size is not a line.
+        let mut f = Filter::new();
+        let mut line = vec![b'a'; MAX_LINE - 2];
+        line.extend_from_slice(b"\r\n");
+        f.feed(&line).unwrap();
+        let mut f = Filter::new();
+        f.feed(b"* 1 FETCH (BODY[] {3000000}\r\n").unwrap();
+        for _ in 0..3000 {
+            f.feed(&[b'y'; 1000]).unwrap();
+            f.out_pos = f.out.len();
+        }
+        f.feed(b")\r\nF1 OK done\r\n").unwrap();
+    }
+
+    #[test]
+    fn responses_taken_aside_are_bounded() {
+        let mut f = Filter::new();
+        let ns = b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n";
+        for _ in 0..(2 * MAX_ASIDE / ns.len()) {
+            f.feed(ns).unwrap();
+        }
+        let kept: usize = f.diverted.iter().map(Vec::len).sum();
+        assert!(kept <= MAX_ASIDE, "{kept}");
+        assert_eq!(kept, f.diverted_bytes);
+        assert_eq!(f.diverted.back().unwrap(), &ns.to_vec());
+        // One response set aside that grows past the limit through literals.
+        let mut f = Filter::new();
+        let err = (|| -> Result<(), TooLong> {
+            f.feed(b"* XUNKNOWN {1000000}\r\n")?;
+            loop {
+                f.feed(&[b'z'; 1000000])?;
+                f.feed(b" {1000000}\r\n")?;
+            }
+        })()
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TooLong {
+                what: "a response",
+                limit: MAX_ASIDE
+            }
+        );
+    }
+
+    #[test]
+    fn loopback_names() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.2",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_loopback_name(ok), "{ok}");
+        }
+        for no in [
+            "10.0.0.1",
+            "mail.example.com",
+            "localhost.example.com",
+            "127.0.0.1.nip.io",
+            "::",
+            "0.0.0.0",
+            "[fe80::1]",
+            "",
+        ] {
+            assert!(!is_loopback_name(no), "{no}");
+        }
+        let local = Some("127.0.0.1".parse().unwrap());
+        assert!(refuse_plain_to_remote("s", "localhost", local).is_ok());
+        assert!(refuse_plain_to_remote("s", "::1", Some("::1".parse().unwrap())).is_ok());
+        let e = refuse_plain_to_remote("s", "localhost", Some("192.0.2.7".parse().unwrap()))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "s: refusing to connect without encryption: localhost resolves to 192.0.2.7, which is not a loopback address");
+        let e =
+            refuse_plain_to_remote("mail.example.com:143", "mail.example.com", None).unwrap_err();
+        assert_eq!(e.kind(), "plaintext_refused");
     }
 
     #[test]

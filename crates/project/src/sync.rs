@@ -68,12 +68,17 @@ pub struct ImapUrl {
     pub user: Option<String>,
 }
 
+/// A loopback address (also in brackets or IPv4-mapped) or `localhost`: the hosts plain TCP may
+/// go to. The same rule as ferry-imap's, which enforces it on every connection; checked here too
+/// so that a wrong URL or accounts line is named before anything starts.
 fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
     host.eq_ignore_ascii_case("localhost")
         || host
-            .trim_matches(['[', ']'])
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -260,20 +265,40 @@ pub fn parse_accounts(
         reason,
     };
     let endpoint_for = |host: &str, template: Option<&ImapUrl>| -> Result<Endpoint, String> {
-        let (h, port) = match host.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (
-                h.to_string(),
-                Some(
-                    p.parse::<u16>()
-                        .map_err(|_| format!("bad port in {host:?}"))?,
+        let bad_port = || format!("bad port in {host:?}");
+        let (h, port) = if let Some(inside) = host.strip_prefix('[') {
+            // An IPv6 address with a port: `[::1]:993`.
+            let (h, after) = inside
+                .split_once(']')
+                .ok_or_else(|| format!("unclosed '[' in {host:?}"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse::<u16>().map_err(|_| bad_port())?),
+                None if after.is_empty() => None,
+                None => return Err(bad_port()),
+            };
+            (h.to_string(), port)
+        } else {
+            match host.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (
+                    h.to_string(),
+                    Some(p.parse::<u16>().map_err(|_| bad_port())?),
                 ),
-            ),
-            _ => (host.to_string(), None),
+                _ => (host.to_string(), None),
+            }
         };
         let mut ep = match template {
             Some(t) => t.endpoint.clone(),
             None => Endpoint::tls(h.clone(), 993),
         };
+        // The template's plain TCP (--allow-plaintext with a loopback URL) must not carry over
+        // to another computer named in the file: its passwords would cross the network in clear.
+        if ep.security == Security::Plain && !is_loopback(&h) {
+            return Err(format!(
+                "{h} is not this computer, and plain connections (without TLS) are only allowed \
+                 to a loopback address (127.0.0.1, ::1, localhost); use imaps:// or imap:// \
+                 (STARTTLS) without --allow-plaintext for this host"
+            ));
+        }
         if template.is_none_or(|t| !t.endpoint.host.eq_ignore_ascii_case(&h)) {
             // Another host than the template's: its pin cannot apply.
             if template.is_some() {
@@ -366,7 +391,12 @@ pub fn parse_accounts(
         return Ok(out);
     }
     for (no, line) in std::iter::once((first_no, first)).chain(lines) {
-        let f: Vec<&str> = line.trim_end_matches(';').split(';').collect();
+        let mut f: Vec<&str> = line.split(';').collect();
+        // imapsync's lines usually end with ';'. Only one final ';' is a terminator: in
+        // `h1;u1;p1;h2;u2;` the sixth field (password2) is empty, and comes from the vault.
+        if f.len() > 6 && f.last().is_some_and(|l| l.trim().is_empty()) {
+            f.pop();
+        }
         if f.len() != 6 {
             return Err(err(
                 no,
@@ -706,6 +736,111 @@ mod tests {
             !format!("{r:?}").contains("pw1"),
             "Debug never shows a password"
         );
+    }
+
+    #[test]
+    fn imapsync_lines_with_an_empty_last_password_take_it_from_the_vault() {
+        use secrecy::ExposeSecret;
+        let dst = parse_imap_url("imaps://new.example.net:993", false).unwrap();
+        let mut asked = Vec::new();
+        let mut vault = |which: &'static str, host: &str, user: &str| {
+            asked.push(format!("{which} {host} {user}"));
+            Ok(SecretString::from(format!("vault-{user}")))
+        };
+        // With and without the final ';', one or both passwords empty.
+        let text = "old.example.com;jdoe;pw1;new.example.net;jane@example.net;
+                    old.example.com;asmith;pw2;new.example.net;arthur@example.net
+";
+        let mut any = |_: &'static str, _: &str, _: &str| -> Result<SecretString, String> {
+            Ok(SecretString::from("x".to_string()))
+        };
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), &mut any);
+        match r {
+            Err(SyncSetupError::AccountsFile {
+                line: 2, reason, ..
+            }) => assert_eq!(
+                reason,
+                "expected host1;user1;password1;host2;user2;password2 (6 fields), found 5"
+            ),
+            other => panic!("a line of 5 fields must be refused: {other:?}"),
+        }
+        let text = "old.example.com;jdoe;pw1;new.example.net;jane@example.net;
+                    old.example.com;asmith;;new.example.net;arthur@example.net;;
+                    old.example.com;bm;pw3;new.example.net;bm@example.net;pw4;
+";
+        let r = parse_accounts(Path::new("a.txt"), text, None, Some(&dst), &mut vault).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            asked,
+            [
+                "destination new.example.net jane@example.net",
+                "source old.example.com asmith",
+                "destination new.example.net arthur@example.net",
+            ]
+        );
+        assert_eq!(r[0].dest.password.expose_secret(), "vault-jane@example.net");
+        match &r[0].source {
+            SourceSpec::Imap(a) => assert_eq!(a.password.expose_secret(), "pw1"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r[2].dest.password.expose_secret(), "pw4");
+    }
+
+    #[test]
+    fn plain_tcp_from_a_loopback_template_never_reaches_a_host_named_in_the_file() {
+        let src = parse_imap_url("imap://127.0.0.1:1143", true).unwrap();
+        let dst = parse_imap_url("imap://[::1]:2143", true).unwrap();
+        assert_eq!(src.endpoint.security, Security::Plain);
+        let mut pw = |_: &'static str, _: &str, user: &str| -> Result<SecretString, String> {
+            Ok(SecretString::from(format!("pw-{user}")))
+        };
+        // Loopback in every spelling keeps plain TCP.
+        let text = "127.0.0.1:1143;a;p;localhost:2143;b;p
+[::1]:1143;c;p;::1;d;p
+";
+        let r = parse_accounts(Path::new("a.txt"), text, Some(&src), Some(&dst), &mut pw);
+        let r = r.unwrap();
+        assert!(r
+            .iter()
+            .all(|p| p.dest.endpoint.security == Security::Plain));
+        // Another computer, on either side, by name or address: refused with the line.
+        for (text, host) in [
+            (
+                "mail.example.com;a;p;127.0.0.1;b;p
+",
+                "mail.example.com",
+            ),
+            (
+                "127.0.0.1;a;p;192.0.2.7:143;b;p
+",
+                "192.0.2.7",
+            ),
+            (
+                "127.0.0.1;a;p;localhost.example.com;b;p
+",
+                "localhost.example.com",
+            ),
+        ] {
+            match parse_accounts(Path::new("a.txt"), text, Some(&src), Some(&dst), &mut pw) {
+                Err(SyncSetupError::AccountsFile { line: 1, reason, .. }) => assert_eq!(
+                    reason,
+                    format!("{host} is not this computer, and plain connections (without TLS) are only allowed to a loopback address (127.0.0.1, ::1, localhost); use imaps:// or imap:// (STARTTLS) without --allow-plaintext for this host")
+                ),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // A TLS template is not affected.
+        let tls = parse_imap_url("imaps://127.0.0.1:993", false).unwrap();
+        let r = parse_accounts(
+            Path::new("a.txt"),
+            "mail.example.com;a;p;new.example.net;b;p
+",
+            Some(&tls),
+            Some(&tls),
+            &mut pw,
+        )
+        .unwrap();
+        assert_eq!(r[0].dest.endpoint.security, Security::Tls);
     }
 
     #[test]

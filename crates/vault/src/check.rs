@@ -396,6 +396,7 @@ mod tests {
         let throttled = ImapError::Throttled {
             server: "outlook.office365.com:993".into(),
             wait: Some(Duration::from_millis(299_609)),
+            asked: Some(Duration::from_millis(299_609)),
             server_text: "Request is throttled.".into(),
         };
         assert_eq!(classify(&throttled), Status::Throttled);
