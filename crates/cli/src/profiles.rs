@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use ferry_project::destination::{Destination, LoginName, PresetId, Security};
 use ferry_project::profiles::{
-    accounts_from_inventory, export, ExportReport, ExportRequest, Organization, Signing,
+    accounts_from_inventory, check_choices, export, ExportReport, ExportRequest, Organization,
+    Signing,
 };
 use secrecy::SecretString;
 
@@ -89,17 +90,24 @@ pub struct ExportArgs {
     #[cfg(target_os = "macos")]
     #[arg(long, value_name = "NAME", conflicts_with = "sign")]
     pub sign_keychain: Option<String>,
-    /// Put each user's password for the new host into their profile (read from the vault). The
-    /// files then hold passwords in clear: hand them out privately and delete them afterwards.
+    /// Put each user's password (or app password) for the new host into their profile, read
+    /// from the vault. Refused for hosts that sign people in on their own page (Microsoft 365).
+    /// The files then hold passwords in clear: hand them out privately and delete them afterwards.
     #[arg(long)]
     pub with_passwords: bool,
     /// Where the passwords are (with --with-passwords): the same store and flags as
     /// `ferry credentials` and `ferry sync` (--vault, --vault-file, FERRY_VAULT_PASSPHRASE).
     #[command(flatten)]
     pub vault: crate::sync::VaultArgs,
-    /// With Microsoft 365 or Google, also add the IMAP account next to the Exchange/Google one.
+    /// With Google, also add the IMAP account (app password) next to the Google one on iPhones
+    /// and iPads. Refused for Microsoft 365, which takes no password over IMAP.
     #[arg(long)]
     pub imap_too: bool,
+    /// With Microsoft 365, also write Mac profiles that use Exchange Web Services: only for a
+    /// tenant that still allows EWS for Apple Mail (Exchange Online switches EWS off on
+    /// 1 April 2027). Without it Macs get no profile.
+    #[arg(long)]
+    pub mac_ews: bool,
     /// Print the export report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -113,6 +121,24 @@ pub fn run(args: &ProfilesArgs) -> anyhow::Result<std::process::ExitCode> {
 
 fn run_export(args: &ExportArgs) -> anyhow::Result<std::process::ExitCode> {
     let destination = destination(args)?;
+    // Before anything is read or asked for (the vault passphrase above all).
+    check_choices(
+        &destination,
+        args.with_passwords,
+        args.imap_too,
+        args.mac_ews,
+    )
+    .map_err(|e| {
+        let flag = match e {
+            ferry_project::profiles::ExportError::PasswordsNotTaken { .. } => {
+                " (leave out --with-passwords)"
+            }
+            ferry_project::profiles::ExportError::ImapNotTaken { .. } => " (leave out --imap-too)",
+            ferry_project::profiles::ExportError::NoExchange { .. } => " (leave out --mac-ews)",
+            _ => "",
+        };
+        anyhow::anyhow!("{e}{flag}")
+    })?;
     let inventory = ferry_project::discover::run(&args.root)
         .with_context(|| format!("reading the mail users of {} failed", args.root.display()))?;
     let (accounts, skipped) = accounts_from_inventory(&inventory);
@@ -146,6 +172,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<std::process::ExitCode> {
         passwords: vault.as_deref(),
         signing,
         imap_with_native: args.imap_too,
+        ews_on_mac: args.mac_ews,
     })
     .context("profile export failed")?;
     if args.json {
@@ -260,18 +287,27 @@ fn render(report: &ExportReport, skipped: &[String]) -> String {
         .map(|p| p.address.chars().count())
         .max()
         .unwrap_or(0);
+    let file_width = report
+        .profiles
+        .iter()
+        .map(|p| p.file.chars().count())
+        .max()
+        .unwrap_or(0);
     for p in &report.profiles {
+        let asks = if p.asks_for.is_empty() {
+            "asks for nothing (holds a password)".to_string()
+        } else {
+            let words: Vec<&str> = p.asks_for.iter().map(|a| a.words()).collect();
+            format!("asks for: {}", words.join(" + "))
+        };
         let _ = writeln!(
             out,
-            "  {:<w$}  {}{}",
+            "  {:<w$}  {:<fw$}  {}",
             p.address,
             p.file,
-            if p.contains_password {
-                "  (holds a password)"
-            } else {
-                ""
-            },
-            w = width
+            asks,
+            w = width,
+            fw = file_width
         );
     }
     let _ = writeln!(
@@ -289,6 +325,9 @@ fn render(report: &ExportReport, skipped: &[String]) -> String {
                 "Not signed: devices show the profiles as unverified (use --sign FILE.p12)"
             );
         }
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "Note: {note}");
     }
     if !skipped.is_empty() {
         let _ = writeln!(

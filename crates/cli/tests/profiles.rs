@@ -42,13 +42,22 @@ fn export_writes_a_profile_per_user_and_says_what_it_did() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("bjoern.mueller@example.org  bmueller.mobileconfig"),
+        stdout.contains(
+            "  bjoern.mueller@example.org  bmueller.mobileconfig  asks for: app password\n"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("Not signed"), "{stdout}");
     assert!(stdout.contains("No profile for mwolf"), "{stdout}");
     assert!(
-        !stdout.contains("password"),
+        stdout.contains(
+            "Note: People are asked for an app password while installing: Fastmail refuses the \
+             usual password in mail apps."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("holds a password") && !stdout.contains("WARNING"),
         "no password unless asked: {stdout}"
     );
     for file in [
@@ -65,7 +74,7 @@ fn export_writes_a_profile_per_user_and_says_what_it_did() {
     // Default identifiers: reverse DNS of the old server's first mail domain.
     assert_eq!(
         doc["PayloadIdentifier"].as_string(),
-        Some("com.example.ferry.mail.bmueller.all")
+        Some("com.example.ferry.mail.bmueller")
     );
     assert_eq!(doc["PayloadOrganization"].as_string(), Some("Example GmbH"));
 }
@@ -159,4 +168,151 @@ fn a_bad_preset_or_missing_host_is_a_clear_error() {
         .unwrap();
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("enter the host name"));
+}
+
+/// Bug: `--with-passwords` for Microsoft 365 asked for the vault and then wrote no password.
+/// Now it is refused first: no passphrase asked for, no vault opened, nothing written.
+#[test]
+fn with_passwords_for_microsoft_365_is_refused_before_the_vault_is_opened() {
+    let out = tempfile::tempdir().unwrap();
+    let vault_dir = tempfile::tempdir().unwrap();
+    let vault_path = vault_dir.path().join("passwords.ferry");
+    let run = ferry()
+        .args([
+            "profiles",
+            "export",
+            "--dest-preset",
+            "m365",
+            "--with-passwords",
+            "--vault",
+            "file",
+        ])
+        .arg("--vault-file")
+        .arg(&vault_path)
+        .arg("--root")
+        .arg(ferry_testkit::fixture_root())
+        .arg("--out")
+        .arg(out.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "Microsoft 365 signs people in on its own page and takes no password in a profile; \
+             export without passwords (people sign in after installing) (leave out \
+             --with-passwords)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("passphrase"), "{stderr}");
+    assert!(!vault_path.exists(), "no vault created");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+/// Bug: `--imap-too` for Microsoft 365 wrote an IMAP account with password sign-in.
+#[test]
+fn imap_too_for_microsoft_365_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let run = ferry()
+        .args(["profiles", "export", "--dest-preset", "m365", "--imap-too"])
+        .arg("--root")
+        .arg(ferry_testkit::fixture_root())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Microsoft 365 takes no password over IMAP and SMTP"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(leave out --imap-too)"), "{stderr}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn microsoft_365_says_what_macs_and_iphones_get() {
+    let out = tempfile::tempdir().unwrap();
+    let run = ferry()
+        .args(["profiles", "export", "--dest-preset", "m365"])
+        .arg("--root")
+        .arg(ferry_testkit::fixture_root())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("Wrote 3 profile(s) for 3 user(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  bjoern.mueller@example.org  bmueller-ios.mobileconfig  asks for: sign-in on the \
+             host's page\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nNote: Macs get no profile: "), "{stdout}");
+    assert!(!out.path().join("bmueller-mac.mobileconfig").exists());
+
+    // With --mac-ews, Macs get the Exchange Web Services profile, with its end date.
+    let run = ferry()
+        .args(["profiles", "export", "--dest-preset", "m365", "--mac-ews"])
+        .arg("--root")
+        .arg(ferry_testkit::fixture_root())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Wrote 6 profile(s) for 3 user(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Note: Macs get an Exchange Web Services account"),
+        "{stdout}"
+    );
+    let mac = plist::Value::from_file(out.path().join("bmueller-mac.mobileconfig")).unwrap();
+    let ios = plist::Value::from_file(out.path().join("bmueller-ios.mobileconfig")).unwrap();
+    let id = |v: &plist::Value| {
+        v.as_dictionary().unwrap()["PayloadIdentifier"]
+            .as_string()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&mac), "com.example.ferry.mail.bmueller");
+    assert_eq!(id(&ios), id(&mac));
+
+    // --mac-ews with a host without Exchange is a clear error.
+    let run = ferry()
+        .args([
+            "profiles",
+            "export",
+            "--dest-preset",
+            "fastmail",
+            "--mac-ews",
+        ])
+        .arg("--root")
+        .arg(ferry_testkit::fixture_root())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("Fastmail has no Exchange account type") && stderr.contains("--mac-ews"),
+        "{stderr}"
+    );
 }

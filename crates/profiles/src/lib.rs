@@ -1,8 +1,11 @@
 //! Apple configuration profiles (`.mobileconfig`) that point Macs, iPhones and iPads at the new
 //! mail host: `com.apple.mail.managed` (IMAP + SMTP), and for hosts with a native account type the
-//! Exchange (`com.apple.ews.account` on macOS, `com.apple.eas.account` on iOS) or Google
-//! (`com.apple.google-oauth`) payloads. UUIDs are stable per (migration, user, payload), so a
-//! re-exported profile replaces the installed one. Optional CMS signing from a PKCS#12 identity.
+//! Exchange (`com.apple.eas.account` on iOS, `com.apple.ews.account` on macOS where the host still
+//! serves EWS) or Google (`com.apple.google-oauth`) payloads. Each host is set up the way it takes
+//! sign-in today, and each profile says what the person will be asked for. One
+//! `PayloadIdentifier` per user, whatever the host: a re-export (for another host too) replaces
+//! the installed profile. UUIDs are stable per (migration, user, device family, payload).
+//! Optional CMS signing from a PKCS#12 identity.
 //!
 //! This crate owns the bytes only: it reads no vault (a password comes in only when the admin asks
 //! for it) and writes no files.
@@ -17,8 +20,8 @@ mod sign;
 
 pub use export::{combined_plist, manifest_csv};
 pub use model::{
-    HostSettings, ImapAccount, MailAuth, NativeAccount, Organization, ProfileOptions,
-    ProfilePassword, ProfileUser, Security, Server, Target,
+    HostSettings, ImapAccount, ImapSignIn, MailAuth, NativeAccount, Organization, ProfileOptions,
+    ProfilePassword, ProfileUser, Prompt, Security, Server, Target,
 };
 pub use payload::{EAS, EWS, GOOGLE, MAIL};
 pub use profile::{build_all, build_user, stable_uuid, PayloadInfo, Profile, ProfileRequest};
@@ -48,6 +51,21 @@ pub enum ProfileError {
         second: String,
         file_name: String,
     },
+    #[error(
+        "{host} takes no password over IMAP and SMTP, and Mail on Apple devices has no other way \
+         to sign in there; export without the extra IMAP account"
+    )]
+    ImapRefused { host: String },
+    #[error(
+        "{host} has no account type Apple devices can sign in to: it takes no password over \
+         IMAP and SMTP and has no native account type"
+    )]
+    NothingToSetUp { host: String },
+    #[error(
+        "profile for user {user:?}: {host} signs people in on its own page, so no profile can hold \
+         a password; export without passwords"
+    )]
+    PasswordNotTaken { user: String, host: String },
     #[error("profile for user {user:?}: cannot write the plist: {source}")]
     Plist {
         user: String,

@@ -78,15 +78,36 @@ pub struct ImapAccount {
     pub path_prefix: Option<String>,
 }
 
+/// What Mail on Apple devices types in to sign in to the host's IMAP and SMTP servers. Apple's
+/// mail payload knows passwords only (no OAuth), so a host that refuses passwords there has no
+/// IMAP account on devices at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImapSignIn {
+    /// The account's own password.
+    Password,
+    /// An app password the person makes at the host; the account's own password is refused.
+    AppPassword {
+        /// What must be true before the host gives one out, as a person reads it.
+        requires: Option<String>,
+        /// Where to make one (a web address or a place in the host's settings).
+        page: Option<String>,
+    },
+}
+
 /// A native account type that some hosts prefer over IMAP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NativeAccount {
-    /// Exchange: `com.apple.ews.account` on macOS, `com.apple.eas.account` on iOS/iPadOS.
+    /// Exchange: `com.apple.eas.account` on iOS/iPadOS, and `com.apple.ews.account` on macOS
+    /// when `ews_on_mac`.
     Exchange {
         /// EWS / ActiveSync host, e.g. "outlook.office365.com".
         host: String,
         /// Sign in with OAuth (Microsoft 365 accepts nothing else); no password is then ever written.
         oauth: bool,
+        /// Whether Macs get an Exchange Web Services account. Apple Mail on macOS speaks Exchange
+        /// only through EWS, which Exchange Online blocks by default from 1 October 2026 (unless
+        /// the tenant allows it) and shuts off on 1 April 2027; without it Macs get no profile.
+        ews_on_mac: bool,
     },
     /// Google: `com.apple.google-oauth` on iOS/iPadOS (Apple has no such payload for macOS, where
     /// the IMAP account is used). Never carries credentials.
@@ -99,14 +120,29 @@ pub struct HostSettings {
     /// Human-readable name of the new host ("Microsoft 365", "mail.example.net").
     pub name: String,
     pub imap: ImapAccount,
+    /// How devices sign in to `imap`; `None` when the host takes no password there (then no
+    /// device gets an IMAP account).
+    pub imap_sign_in: Option<ImapSignIn>,
     pub native: Option<NativeAccount>,
+}
+
+/// What the person installing a profile is asked for, then or right after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Prompt {
+    /// Their password for the host.
+    Password,
+    /// An app password they make at the host first.
+    AppPassword,
+    /// Sign-in on the host's own page (OAuth), after installing.
+    HostSignIn,
 }
 
 /// Choices made per export.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileOptions {
-    /// With a native account, also add the IMAP account (for tenants that still allow IMAP with app
-    /// passwords). Off by default: two accounts for one mailbox confuse people.
+    /// With a native account, also add the IMAP account (only where the host takes a password
+    /// over IMAP, e.g. Google's app passwords). Off by default: two accounts for one mailbox
+    /// confuse people.
     pub imap_with_native: bool,
 }
 

@@ -149,6 +149,10 @@ pub struct EwsPayload<'a> {
 /// `com.apple.eas.account`: Exchange ActiveSync on iPhone and iPad.
 #[derive(Debug, Serialize)]
 pub struct EasPayload<'a> {
+    /// Days of past mail on the device; 0 = all. Apple's default is 7, which would hide almost
+    /// all of the migrated mail.
+    #[serde(rename = "MailNumberOfPastDaysToSync")]
+    pub mail_past_days: i64,
     #[serde(rename = "EmailAddress")]
     pub address: String,
     #[serde(rename = "Host")]

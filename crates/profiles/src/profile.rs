@@ -2,8 +2,8 @@
 //! identifiers, and the words the person installing reads.
 
 use crate::model::{
-    HostSettings, NativeAccount, Organization, ProfileOptions, ProfilePassword, ProfileUser,
-    Security, Target,
+    HostSettings, ImapSignIn, NativeAccount, Organization, ProfileOptions, ProfilePassword,
+    ProfileUser, Prompt, Security, Target,
 };
 use crate::payload::{
     self, payload_dict, Common, EasPayload, EwsPayload, GooglePayload, MailPayload, ProfileDoc,
@@ -37,6 +37,8 @@ pub struct Profile {
     pub payloads: Vec<PayloadInfo>,
     /// True when the file holds the account's password in clear (the admin asked for it).
     pub contains_password: bool,
+    /// What the person installing is asked for (empty when nothing: the password is inside).
+    pub asks_for: Vec<Prompt>,
     /// True once [`Profile::sign`] replaced the plist by a CMS SignedData.
     pub signed: bool,
     /// The XML plist, or after signing the DER-encoded CMS SignedData that embeds it.
@@ -63,7 +65,7 @@ pub struct ProfileRequest {
     pub password: Option<ProfilePassword>,
 }
 
-/// Builds the profiles of every user, and checks that no two of them would share a file name or
+/// Builds the profiles of every user, and checks that no two users would share a file name or
 /// an identifier (which would make one replace the other on a device).
 pub fn build_all(
     migration: &str,
@@ -97,7 +99,10 @@ pub fn build_all(
 }
 
 /// Builds the profiles of one user: one for every device when the host is plain IMAP, else one
-/// for Macs and one for iPhones/iPads, since Apple's native account payloads differ between them.
+/// for Macs and one for iPhones/iPads, since Apple's native account payloads differ between them
+/// (and Macs get none where the host offers Apple Mail no way in that lasts: Exchange Online
+/// without EWS). Every profile of the user has the same `PayloadIdentifier`, whatever the host,
+/// so installing a re-export replaces the profile a device has.
 pub fn build_user(
     migration: &str,
     org: &Organization,
@@ -113,38 +118,71 @@ pub fn build_user(
             user: user.key.clone(),
         });
     }
-    let base = base_identifier(org, user)?;
-    let kinds: Vec<(Target, Vec<Kind>)> = match &host.native {
-        None => vec![(Target::Any, vec![Kind::Imap])],
-        Some(NativeAccount::Exchange { .. }) => {
-            let extra = |k: Kind| {
-                if options.imap_with_native {
-                    vec![k, Kind::Imap]
-                } else {
-                    vec![k]
-                }
-            };
-            vec![
-                (Target::Mac, extra(Kind::Ews)),
-                (Target::IPhoneIPad, extra(Kind::Eas)),
-            ]
+    let identifier = base_identifier(org, user)?;
+    let imap_possible = host.imap_sign_in.is_some();
+    if options.imap_with_native && host.native.is_some() && !imap_possible {
+        return Err(ProfileError::ImapRefused {
+            host: host.name.clone(),
+        });
+    }
+    let with_imap = |mut kinds: Vec<Kind>| {
+        if options.imap_with_native {
+            kinds.push(Kind::Imap);
         }
-        Some(NativeAccount::Google) => {
-            let ios = if options.imap_with_native {
-                vec![Kind::Google, Kind::Imap]
-            } else {
-                vec![Kind::Google]
-            };
-            // No Google payload exists for macOS: Macs get the IMAP account.
-            vec![(Target::Mac, vec![Kind::Imap]), (Target::IPhoneIPad, ios)]
-        }
+        kinds
     };
-    kinds
+    let kinds: Vec<(Target, Vec<Kind>)> = match &host.native {
+        None if !imap_possible => {
+            return Err(ProfileError::NothingToSetUp {
+                host: host.name.clone(),
+            })
+        }
+        None => vec![(Target::Any, vec![Kind::Imap])],
+        Some(NativeAccount::Exchange { ews_on_mac, .. }) => vec![
+            (
+                Target::Mac,
+                with_imap(if *ews_on_mac { vec![Kind::Ews] } else { vec![] }),
+            ),
+            (Target::IPhoneIPad, with_imap(vec![Kind::Eas])),
+        ],
+        // No Google payload exists for macOS: Macs get the IMAP account (with an app password).
+        Some(NativeAccount::Google) => vec![
+            (
+                Target::Mac,
+                if imap_possible {
+                    vec![Kind::Imap]
+                } else {
+                    vec![]
+                },
+            ),
+            (Target::IPhoneIPad, with_imap(vec![Kind::Google])),
+        ],
+    };
+    let profiles = kinds
         .into_iter()
+        .filter(|(_, kinds)| !kinds.is_empty())
         .map(|(target, kinds)| {
-            build_one(migration, org, host, user, password, &base, target, &kinds)
+            build_one(
+                migration,
+                org,
+                host,
+                user,
+                password,
+                &identifier,
+                target,
+                &kinds,
+            )
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // A password was asked for but the host signs in on its own page everywhere: say so rather
+    // than hand back profiles that silently hold none.
+    if password.is_some() && !profiles.iter().any(|p| p.contains_password) {
+        return Err(ProfileError::PasswordNotTaken {
+            user: user.key.clone(),
+            host: host.name.clone(),
+        });
+    }
+    Ok(profiles)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +212,103 @@ impl Kind {
     }
 }
 
+/// What signing in to one payload's account takes, and the sentence that tells the person.
+fn prompt_of(host: &HostSettings, kind: Kind) -> Option<Prompt> {
+    let exchange_oauth = matches!(
+        host.native,
+        Some(NativeAccount::Exchange { oauth: true, .. })
+    );
+    match kind {
+        Kind::Imap => match host.imap_sign_in {
+            Some(ImapSignIn::Password) => Some(Prompt::Password),
+            Some(ImapSignIn::AppPassword { .. }) => Some(Prompt::AppPassword),
+            None => None,
+        },
+        Kind::Ews | Kind::Eas if exchange_oauth => Some(Prompt::HostSignIn),
+        Kind::Ews | Kind::Eas => Some(Prompt::Password),
+        Kind::Google => Some(Prompt::HostSignIn),
+    }
+}
+
+/// The sentences of the profile's description that say what the person is asked for.
+fn sign_in_sentences(
+    host: &HostSettings,
+    kinds: &[Kind],
+    password_included: &[Kind],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for &kind in kinds {
+        let included = password_included.contains(&kind);
+        match (prompt_of(host, kind), kind) {
+            (Some(Prompt::AppPassword), _) if included => push(
+                "This profile holds your app password: keep the file private and delete it once \
+                 installed."
+                    .into(),
+            ),
+            (Some(Prompt::Password), _) if included => push(
+                "This profile holds your password: keep the file private and delete it once \
+                 installed."
+                    .into(),
+            ),
+            (Some(Prompt::Password), _) => push(format!(
+                "While installing, you are asked for your password for {}.",
+                host.name
+            )),
+            (Some(Prompt::AppPassword), _) => {
+                let (requires, page) = match &host.imap_sign_in {
+                    Some(ImapSignIn::AppPassword { requires, page }) => (requires, page),
+                    _ => (&None, &None),
+                };
+                let mut s = format!(
+                    "While installing, you are asked for a password: enter an app password for \
+                     {name}, not your usual password, which {name} refuses for mail apps.",
+                    name = host.name
+                );
+                if let Some(page) = page {
+                    s.push_str(&format!(" Make one at {page}"));
+                    match requires {
+                        Some(r) => s.push_str(&format!("; it can be made only when {r}.")),
+                        None => s.push('.'),
+                    }
+                } else if let Some(r) = requires {
+                    s.push_str(&format!(" It can be made only when {r}."));
+                }
+                push(s)
+            }
+            (Some(Prompt::HostSignIn), Kind::Google) => push(
+                "After installing, you are asked to sign in to your Google account on Google's \
+                 own page; no password goes into this profile."
+                    .into(),
+            ),
+            (Some(Prompt::HostSignIn), _) => push(format!(
+                "After installing, you are asked to sign in on {}'s own page (your usual sign-in, \
+                 with its second step if you have one); no password goes into this profile.",
+                host.name
+            )),
+            (None, _) => {}
+        }
+        if kind == Kind::Ews
+            && matches!(
+                host.native,
+                Some(NativeAccount::Exchange { oauth: true, .. })
+            )
+        {
+            push(
+                "Mail on the Mac reaches this account through Exchange Web Services, which \
+                 Microsoft switches off in Exchange Online on 1 April 2027; after that, use \
+                 Outlook for Mac."
+                    .into(),
+            );
+        }
+    }
+    out
+}
+
 #[allow(clippy::too_many_arguments)] // one private step of build_user, all of whose inputs it needs
 fn build_one(
     migration: &str,
@@ -181,21 +316,16 @@ fn build_one(
     host: &HostSettings,
     user: &ProfileUser,
     password: Option<&ProfilePassword>,
-    base: &str,
+    identifier: &str,
     target: Target,
     kinds: &[Kind],
 ) -> Result<Profile, ProfileError> {
-    let identifier = format!("{base}.{}", target.slug());
     let uuid = stable_uuid(migration, &user.key, target, "profile");
-    let oauth_only = kinds.iter().all(|k| match k {
-        Kind::Google => true,
-        Kind::Ews | Kind::Eas => matches!(
-            host.native,
-            Some(NativeAccount::Exchange { oauth: true, .. })
-        ),
-        Kind::Imap => false,
-    });
-    let mut contains_password = false;
+    let exchange_oauth = matches!(
+        host.native,
+        Some(NativeAccount::Exchange { oauth: true, .. })
+    );
+    let mut password_included = Vec::new();
     let mut content = Vec::new();
     let mut infos = Vec::new();
     for &kind in kinds {
@@ -219,8 +349,13 @@ fn build_one(
                     "Receives mail for {} from {} (IMAP) and sends it through {} (SMTP).",
                     user.address, host.imap.incoming.host, host.imap.outgoing.host
                 ),
-                Kind::Ews | Kind::Eas => format!(
-                    "Connects {} to {} (Exchange).",
+                Kind::Ews => format!(
+                    "Connects {} to {} (Exchange Web Services).",
+                    user.address,
+                    exchange_host(host)
+                ),
+                Kind::Eas => format!(
+                    "Connects {} to {} (Exchange ActiveSync), with all past mail.",
                     user.address,
                     exchange_host(host)
                 ),
@@ -248,7 +383,9 @@ fn build_one(
                     imap.incoming.auth != crate::model::MailAuth::None
                         || imap.outgoing.auth != crate::model::MailAuth::None
                 });
-                contains_password |= with_password.is_some();
+                if with_password.is_some() {
+                    password_included.push(kind);
+                }
                 payload_dict(
                     &common,
                     &MailPayload {
@@ -275,13 +412,11 @@ fn build_one(
                 .map_err(plist_err)?
             }
             Kind::Ews | Kind::Eas => {
-                let oauth = matches!(
-                    host.native,
-                    Some(NativeAccount::Exchange { oauth: true, .. })
-                );
                 // Apple: "Don't specify a password if OAuth is true".
-                let with_password = secret.filter(|_| !oauth);
-                contains_password |= with_password.is_some();
+                let with_password = secret.filter(|_| !exchange_oauth);
+                if with_password.is_some() {
+                    password_included.push(kind);
+                }
                 let (address, host_name, username) = (
                     user.address.clone(),
                     exchange_host(host).to_string(),
@@ -294,7 +429,7 @@ fn build_one(
                             address,
                             host: host_name,
                             ssl: true,
-                            oauth,
+                            oauth: exchange_oauth,
                             username,
                             password: with_password,
                         },
@@ -303,10 +438,11 @@ fn build_one(
                     payload_dict(
                         &common,
                         &EasPayload {
+                            mail_past_days: 0,
                             address,
                             host: host_name,
                             ssl: true,
-                            oauth,
+                            oauth: exchange_oauth,
                             username,
                             password: with_password,
                         },
@@ -325,17 +461,19 @@ fn build_one(
             .map_err(plist_err)?,
         });
     }
-    let sign_in = if contains_password {
-        "This profile contains the password of the account: keep the file private and delete it once installed."
-    } else if oauth_only {
-        "After installing, sign in with your password when asked."
-    } else {
-        "You will be asked for your password while installing."
-    };
+    let contains_password = !password_included.is_empty();
+    let mut asks_for: Vec<Prompt> = kinds
+        .iter()
+        .filter(|k| !password_included.contains(k))
+        .filter_map(|&k| prompt_of(host, k))
+        .collect();
+    asks_for.sort();
+    asks_for.dedup();
+    let sign_in = sign_in_sentences(host, kinds, &password_included).join(" ");
     let doc = ProfileDoc {
         payload_type: "Configuration",
         payload_version: 1,
-        identifier: identifier.clone(),
+        identifier: identifier.to_string(),
         uuid: upper(uuid),
         display_name: match target {
             Target::Any => format!("{} mail: {}", org.name, user.address),
@@ -370,10 +508,11 @@ fn build_one(
         address: user.address.clone(),
         target,
         file_name,
-        identifier,
+        identifier: identifier.to_string(),
         uuid,
         payloads: infos,
         contains_password,
+        asks_for,
         signed: false,
         bytes,
     })
@@ -423,7 +562,8 @@ fn check_user(user: &ProfileUser) -> Result<(), ProfileError> {
     Ok(())
 }
 
-/// `com.example.ferry.mail.<user>`: reverse DNS of the organization's domain, then the user.
+/// `com.example.ferry.mail.<user>`: reverse DNS of the organization's domain, then the user; the
+/// same for every host and device family, so any re-export replaces what a device has.
 fn base_identifier(org: &Organization, user: &ProfileUser) -> Result<String, ProfileError> {
     let domain = org.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = domain.split('.').collect();

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use ferry_profiles::schema::Schema;
 use ferry_profiles::{
-    build_all, combined_plist, manifest_csv, Profile, ProfileOptions, ProfilePassword,
-    ProfileRequest, Target, EAS, EWS, GOOGLE, MAIL,
+    build_all, combined_plist, manifest_csv, HostSettings, Profile, ProfileError, ProfileOptions,
+    ProfilePassword, ProfileRequest, Prompt, Target, EAS, EWS, GOOGLE, MAIL,
 };
 use plist::{Dictionary, Value};
 use secrecy::SecretString;
@@ -56,9 +56,18 @@ fn every_payload_kind_and_host_passes_apples_schema() {
         for with_password in [false, true] {
             for imap_with_native in [false, true] {
                 let options = ProfileOptions { imap_with_native };
-                let profiles =
-                    build_all(MIGRATION, &org(), &host, &requests(with_password), &options)
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let built = build_all(MIGRATION, &org(), &host, &requests(with_password), &options);
+                // Exchange Online takes no password anywhere a profile could hold one.
+                let oauth_only = host.imap_sign_in.is_none();
+                let profiles = match built {
+                    Err(ProfileError::ImapRefused { .. }) if oauth_only && imap_with_native => {
+                        continue
+                    }
+                    Err(ProfileError::PasswordNotTaken { .. }) if oauth_only && with_password => {
+                        continue
+                    }
+                    other => other.unwrap_or_else(|e| panic!("{name}: {e}")),
+                };
                 assert!(!profiles.is_empty());
                 for p in &profiles {
                     let problems = schema.check(&p.bytes, p.target.apple_platforms());
@@ -221,7 +230,7 @@ fn bmuellers_profile_is_right() {
     assert_eq!(doc["PayloadVersion"].as_signed_integer(), Some(1));
     assert_eq!(
         s(&doc, "PayloadIdentifier"),
-        "org.example.ferry.mail.bmueller.all"
+        "org.example.ferry.mail.bmueller"
     );
     assert_eq!(s(&doc, "PayloadUUID"), p.uuid.to_string().to_uppercase());
     assert_eq!(s(&doc, "PayloadOrganization"), "Müller & Doe GmbH");
@@ -234,21 +243,19 @@ fn bmuellers_profile_is_right() {
         "bjoern.mueller@example.org",
         "Björn Müller",
         "mail.example.net",
-        "asked for your password",
+        "you are asked for your password for mail.example.net.",
     ] {
         assert!(description.contains(part), "{description}");
     }
     assert!(doc.get("TargetDeviceType").is_none());
+    assert_eq!(p.asks_for, [Prompt::Password]);
 
     let content = payloads(&doc);
     assert_eq!(content.len(), 1);
     let mail = &content[0];
     let expect_str = [
         ("PayloadType", MAIL),
-        (
-            "PayloadIdentifier",
-            "org.example.ferry.mail.bmueller.all.imap",
-        ),
+        ("PayloadIdentifier", "org.example.ferry.mail.bmueller.imap"),
         ("PayloadOrganization", "Müller & Doe GmbH"),
         ("EmailAccountType", "EmailTypeIMAP"),
         ("EmailAccountName", "Björn Müller"),
@@ -348,33 +355,37 @@ fn a_re_export_yields_the_same_uuids_and_bytes() {
     }
 }
 
-#[test]
-fn native_hosts_get_one_profile_per_device_family_with_its_payloads() {
-    let types = |p: &Profile| {
-        p.payloads
-            .iter()
-            .map(|i| i.payload_type)
-            .collect::<Vec<_>>()
-    };
-    let m365 = build_all(
+fn types(p: &Profile) -> Vec<&'static str> {
+    p.payloads.iter().map(|i| i.payload_type).collect()
+}
+
+fn find<'a>(profiles: &'a [Profile], user: &str, target: Target) -> &'a Profile {
+    profiles
+        .iter()
+        .find(|p| p.user_key == user && p.target == target)
+        .unwrap_or_else(|| panic!("no {target:?} profile for {user}"))
+}
+
+fn build(host: &HostSettings, imap_with_native: bool) -> Vec<Profile> {
+    build_all(
         MIGRATION,
         &org(),
-        &exchange(true),
+        host,
         &requests(false),
-        &ProfileOptions::default(),
+        &ProfileOptions { imap_with_native },
     )
-    .unwrap();
-    let mac = m365
-        .iter()
-        .find(|p| p.user_key == "jdoe" && p.target == Target::Mac)
-        .unwrap();
-    let ios = m365
-        .iter()
-        .find(|p| p.user_key == "jdoe" && p.target == Target::IPhoneIPad)
-        .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn native_hosts_get_one_profile_per_device_family_with_its_payloads() {
+    let m365 = build(&exchange_online(true), false);
+    let mac = find(&m365, "jdoe", Target::Mac);
+    let ios = find(&m365, "jdoe", Target::IPhoneIPad);
     assert_eq!(types(mac), [EWS]);
     assert_eq!(types(ios), [EAS]);
     assert_eq!(mac.file_name, "jdoe-mac.mobileconfig");
+    assert_eq!(ios.file_name, "jdoe-ios.mobileconfig");
     let mac_doc = parse(mac);
     assert_eq!(mac_doc["TargetDeviceType"].as_signed_integer(), Some(5));
     assert_eq!(s(&mac_doc, "PayloadScope"), "User");
@@ -382,50 +393,212 @@ fn native_hosts_get_one_profile_per_device_family_with_its_payloads() {
     let ews = &payloads(&mac_doc)[0];
     assert_eq!(s(ews, "Host"), "outlook.office365.com");
     assert_eq!(ews["OAuth"].as_boolean(), Some(true));
-    assert!(s(&mac_doc, "PayloadDescription").contains("sign in"));
+    assert_eq!(mac.asks_for, [Prompt::HostSignIn]);
+    let description = s(&mac_doc, "PayloadDescription");
+    for part in [
+        "After installing, you are asked to sign in on Microsoft 365's own page",
+        "no password goes into this profile",
+        "1 April 2027",
+        "Outlook for Mac",
+    ] {
+        assert!(description.contains(part), "{description}");
+    }
 
-    let with_imap = build_all(
-        MIGRATION,
-        &org(),
-        &exchange(true),
-        &requests(false),
-        &ProfileOptions {
-            imap_with_native: true,
-        },
-    )
-    .unwrap();
-    let mac2 = with_imap
-        .iter()
-        .find(|p| p.user_key == "jdoe" && p.target == Target::Mac)
-        .unwrap();
+    // An Exchange server that takes passwords gets the IMAP account next to Exchange when asked,
+    // and adding it leaves the Exchange payload's identity alone.
+    let plain = build(&exchange_with_passwords(), false);
+    let with_imap = build(&exchange_with_passwords(), true);
+    let (mac1, mac2) = (
+        find(&plain, "jdoe", Target::Mac),
+        find(&with_imap, "jdoe", Target::Mac),
+    );
+    assert_eq!(types(mac1), [EWS]);
     assert_eq!(types(mac2), [EWS, MAIL]);
-    // Adding the IMAP account leaves the Exchange payload's identity alone.
-    assert_eq!(mac2.payloads[0], mac.payloads[0]);
-    assert_eq!(mac2.uuid, mac.uuid);
+    assert_eq!(mac2.payloads[0], mac1.payloads[0]);
+    assert_eq!(mac2.uuid, mac1.uuid);
+    assert_eq!(
+        types(find(&with_imap, "jdoe", Target::IPhoneIPad)),
+        [EAS, MAIL]
+    );
 
-    let g = build_all(
-        MIGRATION,
-        &org(),
-        &google(),
-        &requests(false),
-        &ProfileOptions::default(),
-    )
-    .unwrap();
-    let gmac = g
-        .iter()
-        .find(|p| p.user_key == "bmueller" && p.target == Target::Mac)
-        .unwrap();
-    let gios = g
-        .iter()
-        .find(|p| p.user_key == "bmueller" && p.target == Target::IPhoneIPad)
-        .unwrap();
+    let g = build(&google(), false);
+    let gmac = find(&g, "bmueller", Target::Mac);
+    let gios = find(&g, "bmueller", Target::IPhoneIPad);
     assert_eq!(types(gmac), [MAIL]);
     assert_eq!(types(gios), [GOOGLE]);
+    assert_eq!(gios.asks_for, [Prompt::HostSignIn]);
     let google_payload = &payloads(&parse(gios))[0];
     assert_eq!(s(google_payload, "AccountName"), "Björn Müller");
     assert_eq!(
         s(google_payload, "EmailAddress"),
         "bjoern.mueller@example.org"
+    );
+    let gios_imap = build(&google(), true);
+    let both = find(&gios_imap, "bmueller", Target::IPhoneIPad);
+    assert_eq!(types(both), [GOOGLE, MAIL]);
+    assert_eq!(both.asks_for, [Prompt::AppPassword, Prompt::HostSignIn]);
+}
+
+/// Bug: Google Mac profiles set up IMAP/SMTP with password sign-in, which Google refuses for
+/// Workspace accounts; the person must be told to use an app password, and where to make one.
+#[test]
+fn google_macs_are_told_to_enter_an_app_password() {
+    let profiles = build(&google(), false);
+    let mac = find(&profiles, "bmueller", Target::Mac);
+    assert_eq!(mac.asks_for, [Prompt::AppPassword]);
+    let doc = parse(mac);
+    let description = s(&doc, "PayloadDescription");
+    assert!(
+        description.ends_with(
+            "While installing, you are asked for a password: enter an app password for Google \
+             Workspace, not your usual password, which Google Workspace refuses for mail apps. \
+             Make one at https://myaccount.google.com/apppasswords; it can be made only when \
+             2-Step Verification is on for the Google account."
+        ),
+        "{description}"
+    );
+    assert!(!description.contains("your password for"), "{description}");
+}
+
+/// Bug: Fastmail profiles said "password" while Fastmail takes only app passwords.
+#[test]
+fn app_password_hosts_ask_for_an_app_password() {
+    let profiles = build(&app_password_host(), false);
+    let p = find(&profiles, "jdoe", Target::Any);
+    assert_eq!(p.asks_for, [Prompt::AppPassword]);
+    let description = s(&parse(p), "PayloadDescription").to_string();
+    assert!(
+        description.contains(
+            "enter an app password for Fastmail, not your usual password, which Fastmail refuses \
+             for mail apps. Make one at Settings → Privacy & Security → App passwords; it can be \
+             made only when the plan includes IMAP."
+        ),
+        "{description}"
+    );
+    // With the app password inside, the profile says that instead of asking.
+    let with = build_all(
+        MIGRATION,
+        &org(),
+        &app_password_host(),
+        &requests(true),
+        &ProfileOptions::default(),
+    )
+    .unwrap();
+    let p = find(&with, "jdoe", Target::Any);
+    assert!(p.contains_password && p.asks_for.is_empty());
+    let description = s(&parse(p), "PayloadDescription").to_string();
+    assert!(
+        description.ends_with(
+            "This profile holds your app password: keep the file private and delete it once \
+             installed."
+        ),
+        "{description}"
+    );
+}
+
+/// Bug: Microsoft 365 with the extra IMAP account set up IMAP/SMTP with a password, which
+/// Exchange Online refuses; Apple's mail payload has no OAuth, so it must be refused.
+#[test]
+fn exchange_online_refuses_the_extra_imap_account() {
+    let err = build_all(
+        MIGRATION,
+        &org(),
+        &exchange_online(false),
+        &requests(false),
+        &ProfileOptions {
+            imap_with_native: true,
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, ProfileError::ImapRefused { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Microsoft 365 takes no password over IMAP and SMTP, and Mail on Apple devices has no \
+         other way to sign in there; export without the extra IMAP account"
+    );
+}
+
+/// Bug: the ActiveSync payload had no MailNumberOfPastDaysToSync, so iPhones showed only the
+/// last 7 days (Apple's default) of the migrated mail.
+#[test]
+fn activesync_shows_all_past_mail() {
+    for host in [exchange_online(false), exchange_with_passwords()] {
+        let profiles = build(&host, false);
+        for p in profiles.iter().filter(|p| p.target == Target::IPhoneIPad) {
+            let eas = &payloads(&parse(p))[0];
+            assert_eq!(s(eas, "PayloadType"), EAS);
+            assert_eq!(
+                eas["MailNumberOfPastDaysToSync"].as_signed_integer(),
+                Some(0),
+                "{}",
+                p.file_name
+            );
+        }
+    }
+}
+
+/// Exchange Online blocks EWS by default from 1 October 2026 and ends it on 1 April 2027: Macs
+/// get an Exchange profile only when the admin says the tenant still allows it.
+#[test]
+fn exchange_online_macs_get_a_profile_only_with_ews() {
+    let without = build(&exchange_online(false), false);
+    assert!(
+        without.iter().all(|p| p.target == Target::IPhoneIPad),
+        "{:?}",
+        without.iter().map(|p| &p.file_name).collect::<Vec<_>>()
+    );
+    assert_eq!(without.len(), users().len());
+    let with = build(&exchange_online(true), false);
+    assert_eq!(with.len(), 2 * users().len());
+}
+
+/// Bug: a profile exported for one host and then for another got another PayloadIdentifier, so
+/// the device added a second account instead of replacing the first.
+#[test]
+fn one_identifier_per_user_whatever_the_host() {
+    let identifiers = |host: &HostSettings| -> Vec<(String, String)> {
+        let mut ids: Vec<(String, String)> = build(host, false)
+            .into_iter()
+            .map(|p| {
+                let doc = parse(&p);
+                assert_eq!(s(&doc, "PayloadIdentifier"), p.identifier);
+                (p.user_key, p.identifier)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let expected = vec![
+        (
+            "bmueller".to_string(),
+            "org.example.ferry.mail.bmueller".to_string(),
+        ),
+        (
+            "jdoe".to_string(),
+            "org.example.ferry.mail.jdoe".to_string(),
+        ),
+    ];
+    for (name, host) in all_hosts() {
+        assert_eq!(identifiers(&host), expected, "{name}");
+    }
+}
+
+/// Bug (crate level): a password for a host that signs in on its own page was silently dropped.
+#[test]
+fn a_password_for_an_oauth_only_host_is_refused() {
+    let err = build_all(
+        MIGRATION,
+        &org(),
+        &exchange_online(true),
+        &requests(true),
+        &ProfileOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profile for user \"jdoe\": Microsoft 365 signs people in on its own page, so no profile \
+         can hold a password; export without passwords"
     );
 }
 
@@ -453,8 +626,11 @@ fn passwords_only_when_asked_and_never_with_oauth() {
             &host,
             &requests(true),
             &ProfileOptions::default(),
-        )
-        .unwrap();
+        );
+        let with = match with {
+            Err(ProfileError::PasswordNotTaken { .. }) if host.imap_sign_in.is_none() => continue,
+            other => other.unwrap_or_else(|e| panic!("{name}: {e}")),
+        };
         for p in &with {
             assert_eq!(
                 p.contains_password,
@@ -474,7 +650,7 @@ fn passwords_only_when_asked_and_never_with_oauth() {
                 assert_eq!(carries, expected, "{name} {ptype}: {keys:?}");
             }
             if p.contains_password {
-                assert!(s(&doc, "PayloadDescription").contains("contains the password"));
+                assert!(s(&doc, "PayloadDescription").contains("This profile holds your"));
             }
         }
     }
@@ -521,14 +697,7 @@ fn bad_input_is_an_error_not_a_panic() {
 
 #[test]
 fn manifest_and_combined_file_list_every_profile() {
-    let profiles = build_all(
-        MIGRATION,
-        &org(),
-        &exchange(true),
-        &requests(false),
-        &ProfileOptions::default(),
-    )
-    .unwrap();
+    let profiles = build(&exchange_online(true), false);
     let csv_bytes = manifest_csv(&profiles).unwrap();
     let mut reader = csv::Reader::from_reader(csv_bytes.as_slice());
     let headers = reader.headers().unwrap().clone();

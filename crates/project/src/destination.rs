@@ -2,8 +2,10 @@
 //! the sync engine needs (IMAP endpoint, login method, the host's limits) and what the profiles
 //! need (SMTP endpoint, the native account type Apple devices should use).
 //!
-//! The limits are the hosts' published figures; `None` where a host publishes none (the engine
-//! then goes by the server's own APPENDLIMIT / rejections and a conservative connection count).
+//! The limits are the hosts' published figures, each with where it is published; `None` where a
+//! host publishes none (the engine then goes by the server's own APPENDLIMIT / rejections and a
+//! conservative connection count). The sign-in each host accepts today is data too ([`SignIn`]):
+//! the profiles, the app and the CLI read it rather than guess from the preset.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -106,7 +108,8 @@ pub enum LoginName {
 pub enum ClientAccount {
     /// IMAP + SMTP (`com.apple.mail.managed`).
     Imap,
-    /// Exchange with OAuth: EWS on macOS, ActiveSync on iOS/iPadOS, at `host`.
+    /// Exchange at `host`: ActiveSync on iOS/iPadOS. Macs get Exchange Web Services only when the
+    /// admin says the tenant still serves it (Exchange Online turns EWS off from October 2026).
     Exchange { host: String },
     /// Google account on iOS/iPadOS (OAuth sign-in); IMAP on macOS.
     Google,
@@ -123,6 +126,44 @@ pub struct Limits {
     /// Simultaneous IMAP connections the host allows one user. The users' own mail clients count
     /// against it too, so the engine should stay below it.
     pub max_connections_per_user: Option<u32>,
+    /// Bytes one account may upload through IMAP per day. A copy that reaches it stops and goes on
+    /// in the next window. (Older project files lack it: `None`, see [`Destination::normalized`].)
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub daily_upload_bytes: Option<u64>,
+}
+
+/// What a host accepts today when someone signs in over IMAP and SMTP: from its documentation,
+/// not from what once worked. Profiles, the app and the CLI read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SignIn {
+    /// The methods the host accepts, preferred first. Empty only in project files written before
+    /// Ferry kept this ([`Destination::normalized`] fills it in).
+    pub accepted: Vec<AuthMethod>,
+    /// What must be true before the host gives out app passwords, as a person reads it
+    /// ("2-Step Verification is on for the account").
+    pub app_password_requires: Option<String>,
+    /// Where people make an app password.
+    pub app_password_page: Option<String>,
+}
+
+impl SignIn {
+    /// Whether the host accepts `method`.
+    pub fn accepts(&self, method: AuthMethod) -> bool {
+        self.accepted.contains(&method)
+    }
+
+    /// The password kind Mail on Apple devices can sign in to IMAP/SMTP with (Apple's mail
+    /// payload knows no OAuth): the preferred one the host accepts, or `None` when the host takes
+    /// no password there at all (Exchange Online).
+    pub fn device_password(&self) -> Option<AuthMethod> {
+        self.accepted
+            .iter()
+            .copied()
+            .find(|m| matches!(m, AuthMethod::Password | AuthMethod::AppPassword))
+    }
 }
 
 /// The new mail host.
@@ -141,6 +182,12 @@ pub struct Destination {
     pub imap_path_prefix: Option<String>,
     pub limits: Limits,
     pub client_account: ClientAccount,
+    /// The sign-in the host accepts today.
+    #[serde(default)]
+    pub sign_in: SignIn,
+    /// What the admin needs before choosing this host, a few short lines for the preset's card.
+    #[serde(default)]
+    pub needs: Vec<String>,
 }
 
 /// A destination that cannot be used as it is.
@@ -161,8 +208,6 @@ impl Destination {
     /// use [`Destination::generic`].
     pub fn preset(id: PresetId) -> Destination {
         match id {
-            // Google: imap.gmail.com / smtp.gmail.com; Gmail advertises APPENDLIMIT=35651584 and
-            // allows 15 simultaneous IMAP connections per account.
             PresetId::GoogleWorkspace => Destination {
                 preset: id,
                 name: "Google Workspace".into(),
@@ -172,13 +217,43 @@ impl Destination {
                 login: LoginName::Address,
                 imap_path_prefix: None,
                 limits: Limits {
+                    // Gmail Help, attachment limits: mail up to 25 MB can be sent and up to 50 MB
+                    // received; imap.gmail.com advertises APPENDLIMIT=35651584 (34 MiB), the
+                    // lower of what an IMAP upload can be, so that is the figure here.
                     max_message_size: Some(35_651_584),
+                    // Gmail Help, "Too many simultaneous connections": 15 simultaneous IMAP
+                    // connections per account (people's own mail apps included).
                     max_connections_per_user: Some(15),
+                    // Google Workspace Admin Help, "Gmail bandwidth limits"
+                    // (support.google.com/a/answer/1071518): "Upload via IMAP: 500 MB" per day
+                    // per account; past it Google stops IMAP uploads for the account for a while.
+                    // Decimal MB, the smaller reading.
+                    daily_upload_bytes: Some(500_000_000),
                 },
                 client_account: ClientAccount::Google,
+                // Google Workspace Updates blog (29 September 2023) and Admin Help, "Transition
+                // from less secure apps to OAuth": since 30 September 2024 Workspace accounts
+                // refuse the account password over IMAP, SMTP, CalDAV and CardDAV; OAuth ("Sign
+                // in with Google") works, and app passwords, which need 2-Step Verification
+                // (Google Account Help, "Sign in with app passwords").
+                sign_in: SignIn {
+                    accepted: vec![AuthMethod::OAuth2, AuthMethod::AppPassword],
+                    app_password_requires: Some(
+                        "2-Step Verification is on for the Google account".into(),
+                    ),
+                    app_password_page: Some("https://myaccount.google.com/apppasswords".into()),
+                },
+                needs: vec![
+                    "A Google Workspace super admin".into(),
+                    "A Google Cloud service account with domain-wide delegation for the scope \
+                     https://mail.google.com/ and its key (Ferry copies mail with it: no \
+                     passwords of the people)"
+                        .into(),
+                    "On Macs, each person makes a Google app password (needs 2-Step \
+                     Verification); iPhones and iPads sign in to Google directly"
+                        .into(),
+                ],
             },
-            // Exchange Online: a mailbox's default MaxReceiveSize is 36 MB (37,748,736 bytes;
-            // admins may raise it to 150 MB) and IMAP allows 20 concurrent connections per user.
             PresetId::Microsoft365 => Destination {
                 preset: id,
                 name: "Microsoft 365".into(),
@@ -188,15 +263,41 @@ impl Destination {
                 login: LoginName::Address,
                 imap_path_prefix: None,
                 limits: Limits {
+                    // Microsoft 365 service description, "Exchange Online limits", message
+                    // limits: a mailbox receives up to 36 MB by default (sends 35 MB); admins can
+                    // raise it to 150 MB. IMAP migrations are held to the same limit.
                     max_message_size: Some(37_748_736),
+                    // "Exchange Online throttling and limits FAQ" (Exchange developer blog): 20
+                    // concurrent IMAP connections per user; the limits page itself lists none.
                     max_connections_per_user: Some(20),
+                    // No daily upload budget is published: Exchange Online throttles instead and
+                    // says how long to wait ("Suggested Backoff Time").
+                    daily_upload_bytes: None,
                 },
                 client_account: ClientAccount::Exchange {
                     host: "outlook.office365.com".into(),
                 },
+                // Microsoft Learn, "Deprecation of Basic authentication in Exchange Online":
+                // passwords over IMAP, POP, EAS and EWS were turned off from October 2022 (for
+                // good in January 2023); SMTP AUTH with a password is off by default for existing
+                // tenants from the end of December 2026 (Exchange Team blog, 27 January 2026).
+                // What remains is OAuth 2.0.
+                sign_in: SignIn {
+                    accepted: vec![AuthMethod::OAuth2],
+                    app_password_requires: None,
+                    app_password_page: None,
+                },
+                needs: vec![
+                    "A Microsoft 365 global admin".into(),
+                    "An app registration in Microsoft Entra with the IMAP.AccessAsApp \
+                     permission (admin consent) and a client secret or certificate"
+                        .into(),
+                    "That app's Exchange service principal with access to each mailbox".into(),
+                    "People sign in on their devices with their Microsoft 365 account: no \
+                     passwords are collected"
+                        .into(),
+                ],
             },
-            // Fastmail: TLS only (no STARTTLS), app passwords, full address as user name; it
-            // publishes no message-size or connection figure.
             PresetId::Fastmail => Destination {
                 preset: id,
                 name: "Fastmail".into(),
@@ -205,11 +306,31 @@ impl Destination {
                 auth: AuthMethod::AppPassword,
                 login: LoginName::Address,
                 imap_path_prefix: None,
+                // Fastmail Help, "Account limits", lists storage, identities and fetch accounts
+                // but no message size, connection count or upload budget; the engine goes by
+                // the server's APPENDLIMIT and its answers.
                 limits: Limits {
                     max_message_size: None,
                     max_connections_per_user: None,
+                    daily_upload_bytes: None,
                 },
                 client_account: ClientAccount::Imap,
+                // Fastmail Help, "IMAP, POP, and SMTP": every IMAP, POP and SMTP connection needs
+                // its own app password; the normal password is refused. Basic plans have no IMAP.
+                sign_in: SignIn {
+                    accepted: vec![AuthMethod::AppPassword],
+                    app_password_requires: Some(
+                        "the Fastmail plan includes IMAP (Basic plans do not)".into(),
+                    ),
+                    app_password_page: Some(
+                        "Fastmail Settings → Privacy & Security → App passwords".into(),
+                    ),
+                },
+                needs: vec![
+                    "A Fastmail plan with IMAP access (not Basic)".into(),
+                    "An app password for each person (Fastmail Settings → Privacy & Security)"
+                        .into(),
+                ],
             },
             PresetId::GenericImap => Destination::generic("", ""),
         }
@@ -228,9 +349,39 @@ impl Destination {
             limits: Limits {
                 max_message_size: None,
                 max_connections_per_user: None,
+                daily_upload_bytes: None,
             },
             client_account: ClientAccount::Imap,
+            sign_in: SignIn {
+                accepted: vec![AuthMethod::Password],
+                app_password_requires: None,
+                app_password_page: None,
+            },
+            needs: vec![
+                "The IMAP and SMTP server names of the new host".into(),
+                "Each person's password on the new host".into(),
+            ],
         }
+    }
+
+    /// This destination with what Ferry knows of its preset filled in where a project file written
+    /// by an older Ferry left it out (sign-in, the needs list, the daily upload budget). Choices
+    /// the admin made (hosts, ports, login, message size) are kept.
+    pub fn normalized(mut self) -> Destination {
+        let preset = match self.preset {
+            PresetId::GenericImap => Destination::generic("", ""),
+            other => Destination::preset(other),
+        };
+        if self.sign_in.accepted.is_empty() {
+            self.sign_in = preset.sign_in;
+        }
+        if self.needs.is_empty() {
+            self.needs = preset.needs;
+        }
+        if self.limits.daily_upload_bytes.is_none() {
+            self.limits.daily_upload_bytes = preset.limits.daily_upload_bytes;
+        }
+        self
     }
 
     /// Every preset, for the wizard's list.
@@ -314,6 +465,90 @@ mod tests {
     }
 
     #[test]
+    fn presets_carry_their_documented_limits() {
+        let limits = |id| Destination::preset(id).limits;
+        assert_eq!(
+            limits(PresetId::GoogleWorkspace),
+            Limits {
+                max_message_size: Some(35_651_584),
+                max_connections_per_user: Some(15),
+                daily_upload_bytes: Some(500_000_000),
+            }
+        );
+        assert_eq!(
+            limits(PresetId::Microsoft365),
+            Limits {
+                max_message_size: Some(37_748_736),
+                max_connections_per_user: Some(20),
+                daily_upload_bytes: None,
+            }
+        );
+        let none = Limits {
+            max_message_size: None,
+            max_connections_per_user: None,
+            daily_upload_bytes: None,
+        };
+        assert_eq!(limits(PresetId::Fastmail), none);
+        assert_eq!(limits(PresetId::GenericImap), none);
+    }
+
+    #[test]
+    fn presets_say_which_sign_in_their_host_accepts_today() {
+        let sign_in = |id| Destination::preset(id).sign_in;
+        let m365 = sign_in(PresetId::Microsoft365);
+        assert_eq!(m365.accepted, [AuthMethod::OAuth2]);
+        assert_eq!(m365.device_password(), None);
+        let google = sign_in(PresetId::GoogleWorkspace);
+        assert_eq!(
+            google.accepted,
+            [AuthMethod::OAuth2, AuthMethod::AppPassword]
+        );
+        assert_eq!(google.device_password(), Some(AuthMethod::AppPassword));
+        assert!(!google.accepts(AuthMethod::Password));
+        assert_eq!(
+            google.app_password_page.as_deref(),
+            Some("https://myaccount.google.com/apppasswords")
+        );
+        let fastmail = sign_in(PresetId::Fastmail);
+        assert_eq!(fastmail.device_password(), Some(AuthMethod::AppPassword));
+        assert!(!fastmail.accepts(AuthMethod::Password));
+        assert_eq!(
+            sign_in(PresetId::GenericImap).device_password(),
+            Some(AuthMethod::Password)
+        );
+        for id in PresetId::ALL {
+            let d = Destination::preset(id);
+            assert!(d.needs.len() >= 2, "{id:?}: {:?}", d.needs);
+            // The app shows these lines: no command-line flags in them.
+            assert!(d.needs.iter().all(|n| !n.contains("--")), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn an_older_project_file_gets_the_preset_facts_back() {
+        // A destination as Ferry stored it before sign-in, needs and the upload budget existed.
+        let mut json =
+            serde_json::to_value(Destination::preset(PresetId::GoogleWorkspace)).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("signIn");
+        object.remove("needs");
+        object["limits"]
+            .as_object_mut()
+            .unwrap()
+            .remove("dailyUploadBytes");
+        object["imap"]["port"] = 1993.into();
+        let old: Destination = serde_json::from_value(json).unwrap();
+        assert!(old.sign_in.accepted.is_empty());
+        assert_eq!(old.limits.daily_upload_bytes, None);
+        let now = old.normalized();
+        let preset = Destination::preset(PresetId::GoogleWorkspace);
+        assert_eq!(now.sign_in, preset.sign_in);
+        assert_eq!(now.needs, preset.needs);
+        assert_eq!(now.limits, preset.limits);
+        assert_eq!(now.imap.port, 1993, "the admin's own settings stay");
+    }
+
+    #[test]
     fn generic_hosts_are_checked() {
         Destination::generic("mail.example.net", "192.0.2.7")
             .validate()
@@ -345,6 +580,8 @@ mod tests {
         assert_eq!(json["preset"], "microsoft365");
         assert_eq!(json["limits"]["maxMessageSize"], 37_748_736);
         assert_eq!(json["clientAccount"]["kind"], "exchange");
+        assert_eq!(json["limits"]["dailyUploadBytes"], serde_json::Value::Null);
+        assert_eq!(json["signIn"]["accepted"], serde_json::json!(["oAuth2"]));
         let back: Destination = serde_json::from_value(json).unwrap();
         assert_eq!(back, Destination::preset(PresetId::Microsoft365));
     }

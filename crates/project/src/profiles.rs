@@ -1,21 +1,23 @@
 //! Phase 8, Profiles: a `.mobileconfig` for every mail user, pointing their Macs, iPhones and iPads
-//! at the new host. Maps the discovered accounts and the destination onto `ferry-profiles`, takes
-//! passwords from the vault only when the admin asks, signs if asked, and writes the export
-//! folder: the profiles, `manifest.csv` and `all-profiles.plist` (every profile in one file).
+//! at the new host the way it takes sign-in today (the destination's [`SignIn`]). Maps the
+//! discovered accounts and the destination onto `ferry-profiles`, takes passwords from the vault
+//! only when the admin asks and the host takes one, signs if asked, and writes the export folder:
+//! the profiles, `manifest.csv` and `all-profiles.plist` (every profile in one file). The report
+//! says per profile what people will be asked for, and notes what each host means for devices.
 
 use std::path::{Path, PathBuf};
 
 use ferry_discover::{AccountState, Inventory};
 use ferry_profiles::{
-    HostSettings, ImapAccount, MailAuth, NativeAccount, ProfileOptions, ProfilePassword,
-    ProfileRequest, ProfileUser, Server, Signer,
+    HostSettings, ImapAccount, ImapSignIn, MailAuth, NativeAccount, ProfileOptions,
+    ProfilePassword, ProfileRequest, ProfileUser, Prompt, Server, Signer,
 };
 use ferry_vault::Vault;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::destination::{AuthMethod, ClientAccount, Destination, Security};
+use crate::destination::{AuthMethod, ClientAccount, Destination, Security, SignIn};
 
 pub use ferry_profiles::{Organization, ProfileError};
 
@@ -87,8 +89,37 @@ pub struct ExportRequest<'a> {
     /// destination's IMAP host and the account's login there). `None` = no passwords.
     pub passwords: Option<&'a dyn Vault>,
     pub signing: Option<Signing>,
-    /// With Microsoft 365 / Google, add the IMAP account next to the native one.
+    /// With Google, add the IMAP account next to the Google one on iPhones and iPads (refused
+    /// where the host takes no password over IMAP, as Microsoft 365).
     pub imap_with_native: bool,
+    /// With Microsoft 365, also give Macs an Exchange Web Services account. Only for tenants that
+    /// still allow EWS for Apple Mail: Exchange Online blocks it by default from 1 October 2026
+    /// and switches it off on 1 April 2027.
+    pub ews_on_mac: bool,
+}
+
+/// What a person is asked for when installing a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum UserPrompt {
+    /// Their password for the new host.
+    Password,
+    /// An app password they make at the new host first.
+    AppPassword,
+    /// Sign-in on the host's own page after installing (no password in the profile).
+    HostSignIn,
+}
+
+impl UserPrompt {
+    /// Short words for a list ("app password").
+    pub fn words(self) -> &'static str {
+        match self {
+            UserPrompt::Password => "password",
+            UserPrompt::AppPassword => "app password",
+            UserPrompt::HostSignIn => "sign-in on the host's page",
+        }
+    }
 }
 
 /// One written profile.
@@ -103,6 +134,8 @@ pub struct ExportedProfile {
     pub file: String,
     pub payload_types: Vec<String>,
     pub contains_password: bool,
+    /// What the person installing is asked for (empty: nothing, the password is inside).
+    pub asks_for: Vec<UserPrompt>,
 }
 
 /// What an export wrote.
@@ -118,6 +151,8 @@ pub struct ExportReport {
     pub contains_passwords: bool,
     /// The signer's subject, when signed.
     pub signed_by: Option<String>,
+    /// What this host means for people's devices, a sentence each (shown after the list).
+    pub notes: Vec<String>,
 }
 
 /// Why an export failed.
@@ -137,10 +172,30 @@ pub enum ExportError {
         source: ferry_vault::VaultError,
     },
     #[error(
-        "no password stored at {host} for: {users}; store them first (phase 3, Credentials), or \
+        "no {what} stored at {host} for: {users}; store them first (phase 3, Credentials), or \
          export without passwords"
     )]
-    MissingPasswords { host: String, users: String },
+    MissingPasswords {
+        /// "password" or "app password".
+        what: &'static str,
+        host: String,
+        users: String,
+    },
+    #[error(
+        "{host} signs people in on its own page and takes no password in a profile; export \
+         without passwords (people sign in after installing)"
+    )]
+    PasswordsNotTaken { host: String },
+    #[error(
+        "{host} takes no password over IMAP and SMTP, and Mail on Apple devices can sign in to \
+         IMAP with nothing else; export without the extra IMAP account"
+    )]
+    ImapNotTaken { host: String },
+    #[error(
+        "{host} has no Exchange account type, so there is no Exchange Web Services account for \
+         Macs; export without it"
+    )]
+    NoExchange { host: String },
     #[error("cannot read the signing identity {path}: {source}")]
     ReadIdentity {
         path: String,
@@ -155,8 +210,9 @@ pub enum ExportError {
     },
 }
 
-/// The profile crate's view of the destination.
-pub fn host_settings(destination: &Destination) -> HostSettings {
+/// The profile crate's view of the destination. `ews_on_mac`: see [`ExportRequest::ews_on_mac`].
+pub fn host_settings(destination: &Destination, ews_on_mac: bool) -> HostSettings {
+    let sign_in = &destination.sign_in;
     let server = |e: &crate::destination::Endpoint| Server {
         host: e.host.clone(),
         port: e.port,
@@ -165,8 +221,7 @@ pub fn host_settings(destination: &Destination) -> HostSettings {
             Security::StartTls => ferry_profiles::Security::StartTls,
             Security::Plain => ferry_profiles::Security::None,
         },
-        // Mail on Apple devices signs in to IMAP/SMTP with a password (an app password where
-        // the host wants OAuth for everything else).
+        // Apple's mail payload signs in to IMAP/SMTP with a password only (an app password is one).
         auth: MailAuth::Password,
     };
     HostSettings {
@@ -176,15 +231,130 @@ pub fn host_settings(destination: &Destination) -> HostSettings {
             outgoing: server(&destination.smtp),
             path_prefix: destination.imap_path_prefix.clone(),
         },
+        imap_sign_in: imap_sign_in(sign_in),
         native: match &destination.client_account {
             ClientAccount::Imap => None,
             ClientAccount::Exchange { host } => Some(NativeAccount::Exchange {
                 host: host.clone(),
-                oauth: destination.auth == AuthMethod::OAuth2,
+                oauth: sign_in.accepts(AuthMethod::OAuth2),
+                ews_on_mac,
             }),
             ClientAccount::Google => Some(NativeAccount::Google),
         },
     }
+}
+
+fn imap_sign_in(sign_in: &SignIn) -> Option<ImapSignIn> {
+    match sign_in.device_password()? {
+        AuthMethod::AppPassword => Some(ImapSignIn::AppPassword {
+            requires: sign_in.app_password_requires.clone(),
+            page: sign_in.app_password_page.clone(),
+        }),
+        _ => Some(ImapSignIn::Password),
+    }
+}
+
+/// Refuses, before any vault is opened, an export the host cannot honour: passwords for a host
+/// that signs people in on its own page, an IMAP account where the host takes no password over
+/// IMAP, an Exchange Web Services account for a host without Exchange.
+pub fn check_choices(
+    destination: &Destination,
+    with_passwords: bool,
+    imap_with_native: bool,
+    ews_on_mac: bool,
+) -> Result<(), ExportError> {
+    let destination = destination.clone().normalized();
+    let device_password = destination.sign_in.device_password();
+    let host = || destination.name.clone();
+    if with_passwords && device_password.is_none() {
+        return Err(ExportError::PasswordsNotTaken { host: host() });
+    }
+    let native = !matches!(destination.client_account, ClientAccount::Imap);
+    if imap_with_native && native && device_password.is_none() {
+        return Err(ExportError::ImapNotTaken { host: host() });
+    }
+    if ews_on_mac && !matches!(destination.client_account, ClientAccount::Exchange { .. }) {
+        return Err(ExportError::NoExchange { host: host() });
+    }
+    Ok(())
+}
+
+/// What the host means for people's devices, a sentence each, for the end of the report.
+fn notes(destination: &Destination, ews_on_mac: bool, with_passwords: bool) -> Vec<String> {
+    let sign_in = &destination.sign_in;
+    let name = &destination.name;
+    let mut notes = Vec::new();
+    let make_app_password = || {
+        let mut s = String::new();
+        if let Some(page) = &sign_in.app_password_page {
+            s.push_str(&format!(" Each person makes one at {page}"));
+            if let Some(requires) = &sign_in.app_password_requires {
+                s.push_str(&format!(" (only when {requires})"));
+            }
+            s.push('.');
+        }
+        s
+    };
+    match &destination.client_account {
+        ClientAccount::Exchange { .. } if sign_in.accepts(AuthMethod::OAuth2) => {
+            notes.push(format!(
+                "iPhones and iPads get an Exchange ActiveSync account with all past mail; people \
+                 sign in on {name}'s own page after installing, and no profile holds a password."
+            ));
+            if ews_on_mac {
+                notes.push(
+                    "Macs get an Exchange Web Services account: it works only while the tenant \
+                     allows EWS for Apple Mail, and stops on 1 April 2027, when Microsoft \
+                     switches EWS off in Exchange Online; then use Outlook for Mac."
+                        .into(),
+                );
+            } else {
+                notes.push(
+                    "Macs get no profile: Apple Mail reaches Microsoft 365 only through Exchange \
+                     Web Services, which Exchange Online blocks by default since 1 October 2026 \
+                     and switches off on 1 April 2027, and it cannot sign in to Microsoft 365 \
+                     over IMAP with a password. On Macs, use Outlook for Mac with the Microsoft \
+                     365 account. A Mail profile from an earlier export stays on a Mac until \
+                     removed."
+                        .into(),
+                );
+            }
+        }
+        ClientAccount::Google => {
+            notes.push(if with_passwords {
+                format!(
+                    "Macs get an IMAP account (Apple has no Google account payload for macOS) \
+                     holding the app password stored for each person; {name} refuses the usual \
+                     password in mail apps."
+                )
+            } else {
+                format!(
+                    "Macs get an IMAP account (Apple has no Google account payload for macOS): \
+                     Mail asks for a Google app password, as {name} refuses the usual password \
+                     in mail apps.{}",
+                    make_app_password()
+                )
+            });
+            notes.push(
+                "iPhones and iPads get a Google account: people sign in on Google's own page \
+                 after installing. Apple's schema says this payload installs through MDM, or \
+                 Apple Configurator on supervised devices."
+                    .into(),
+            );
+        }
+        _ => match sign_in.device_password() {
+            Some(AuthMethod::AppPassword) if !with_passwords => notes.push(format!(
+                "People are asked for an app password while installing: {name} refuses the \
+                 usual password in mail apps.{}",
+                make_app_password()
+            )),
+            Some(AuthMethod::Password) if !with_passwords => notes.push(format!(
+                "People are asked for their password for {name} while installing."
+            )),
+            _ => {}
+        },
+    }
+    notes
 }
 
 /// Builds, signs and writes every profile, the manifest and the combined file.
@@ -192,23 +362,29 @@ pub fn export(request: ExportRequest<'_>) -> Result<ExportReport, ExportError> {
     if request.accounts.is_empty() {
         return Err(ExportError::NoAccounts);
     }
-    request.destination.validate()?;
-    let host = host_settings(&request.destination);
+    let destination = request.destination.clone().normalized();
+    destination.validate()?;
+    check_choices(
+        &destination,
+        request.passwords.is_some(),
+        request.imap_with_native,
+        request.ews_on_mac,
+    )?;
+    let host = host_settings(&destination, request.ews_on_mac);
     let mut requests = Vec::new();
     let mut missing = Vec::new();
     for account in &request.accounts {
-        let login = request.destination.login_for(&account.address);
+        let login = destination.login_for(&account.address);
         let password = match request.passwords {
             None => None,
             Some(vault) => {
-                let found =
-                    vault
-                        .get(&request.destination.imap.host, &login)
-                        .map_err(|source| ExportError::Vault {
-                            user: login.clone(),
-                            host: request.destination.imap.host.clone(),
-                            source,
-                        })?;
+                let found = vault
+                    .get(&destination.imap.host, &login)
+                    .map_err(|source| ExportError::Vault {
+                        user: login.clone(),
+                        host: destination.imap.host.clone(),
+                        source,
+                    })?;
                 if found.is_none() {
                     missing.push(login.clone());
                 }
@@ -227,7 +403,11 @@ pub fn export(request: ExportRequest<'_>) -> Result<ExportReport, ExportError> {
     }
     if !missing.is_empty() {
         return Err(ExportError::MissingPasswords {
-            host: request.destination.imap.host.clone(),
+            what: match destination.sign_in.device_password() {
+                Some(AuthMethod::AppPassword) => "app password",
+                _ => "password",
+            },
+            host: destination.imap.host.clone(),
             users: missing.join(", "),
         });
     }
@@ -288,6 +468,15 @@ pub fn export(request: ExportRequest<'_>) -> Result<ExportReport, ExportError> {
                 .map(|p| p.payload_type.to_string())
                 .collect(),
             contains_password: profile.contains_password,
+            asks_for: profile
+                .asks_for
+                .iter()
+                .map(|p| match p {
+                    Prompt::Password => UserPrompt::Password,
+                    Prompt::AppPassword => UserPrompt::AppPassword,
+                    Prompt::HostSignIn => UserPrompt::HostSignIn,
+                })
+                .collect(),
         });
     }
     let contains_passwords = profiles.iter().any(|p| p.contains_password);
@@ -308,6 +497,7 @@ pub fn export(request: ExportRequest<'_>) -> Result<ExportReport, ExportError> {
         combined: COMBINED.to_string(),
         contains_passwords,
         signed_by,
+        notes: notes(&destination, request.ews_on_mac, contains_passwords),
     })
 }
 

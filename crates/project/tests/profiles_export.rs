@@ -47,6 +47,7 @@ fn request<'a>(out: &Path, preset: PresetId) -> ExportRequest<'a> {
         passwords: None,
         signing: None,
         imap_with_native: false,
+        ews_on_mac: false,
     }
 }
 
@@ -62,11 +63,21 @@ fn manifest(dir: &Path) -> Vec<Vec<String>> {
 fn every_preset_exports_valid_profiles_for_the_fixture_users() {
     let schema = Schema::load(&schema_dir()).unwrap();
     for preset in PresetId::ALL {
-        for imap_with_native in [false, true] {
+        for (imap_with_native, ews_on_mac) in [(false, false), (true, false), (false, true)] {
             let dir = tempfile::tempdir().unwrap();
             let mut req = request(dir.path(), preset);
             req.imap_with_native = imap_with_native;
-            let report = export(req).unwrap_or_else(|e| panic!("{preset:?}: {e}"));
+            req.ews_on_mac = ews_on_mac;
+            let report = match (preset, export(req)) {
+                (PresetId::Microsoft365, Err(ExportError::ImapNotTaken { .. }))
+                    if imap_with_native =>
+                {
+                    continue
+                }
+                (PresetId::Microsoft365, result) => result.unwrap(),
+                (_, Err(ExportError::NoExchange { .. })) if ews_on_mac => continue,
+                (_, result) => result.unwrap_or_else(|e| panic!("{preset:?}: {e}")),
+            };
             assert!(!report.contains_passwords);
             let users: std::collections::BTreeSet<&str> =
                 report.profiles.iter().map(|p| p.user.as_str()).collect();
@@ -108,7 +119,7 @@ fn bmuellers_profile_from_the_fixture_is_right() {
     let doc = doc.as_dictionary().unwrap();
     assert_eq!(
         doc["PayloadIdentifier"].as_string(),
-        Some("com.example.ferry.mail.bmueller.all")
+        Some("com.example.ferry.mail.bmueller")
     );
     let mail = doc["PayloadContent"].as_array().unwrap()[0]
         .as_dictionary()
@@ -155,8 +166,13 @@ fn passwords_come_from_the_vault_only_when_asked() {
     req.passwords = Some(&vault);
     // None stored yet: the export says for whom, and writes nothing.
     match export(req) {
-        Err(ExportError::MissingPasswords { users, .. }) => {
-            assert!(users.contains("bjoern.mueller@example.org"), "{users}")
+        Err(e @ ExportError::MissingPasswords { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("no app password stored at imap.fastmail.com for: "),
+                "{text}"
+            );
+            assert!(text.contains("bjoern.mueller@example.org"), "{text}")
         }
         other => panic!("expected MissingPasswords, got {other:?}"),
     }
@@ -196,21 +212,211 @@ fn passwords_come_from_the_vault_only_when_asked() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "a file with a password is private");
     }
+}
 
-    // Microsoft 365 signs in with OAuth: never a password, even when asked.
+/// Bug: Microsoft 365 with passwords asked for demanded them from the vault and then wrote none.
+/// Now it is refused, before the vault is read, and nothing is written.
+#[test]
+fn passwords_for_microsoft_365_are_refused_not_dropped() {
+    let vault = MemoryVault::new();
+    let dir = tempfile::tempdir().unwrap();
     let mut req = request(dir.path(), PresetId::Microsoft365);
-    for login in &logins {
+    for account in &req.accounts {
         vault
             .set(
                 "outlook.office365.com",
-                login,
+                &account.address,
                 &Secret::new("unused".into()),
             )
             .unwrap();
     }
     req.passwords = Some(&vault);
-    let report = export(req).unwrap();
-    assert!(!report.contains_passwords);
+    match export(req) {
+        Err(e @ ExportError::PasswordsNotTaken { .. }) => assert_eq!(
+            e.to_string(),
+            "Microsoft 365 signs people in on its own page and takes no password in a profile; \
+             export without passwords (people sign in after installing)"
+        ),
+        other => panic!("expected PasswordsNotTaken, got {other:?}"),
+    }
+    assert!(!dir.path().join("manifest.csv").exists());
+    // An empty vault gets the same answer: no "no password stored" for a host that takes none.
+    let empty = MemoryVault::new();
+    let mut req = request(dir.path(), PresetId::Microsoft365);
+    req.passwords = Some(&empty);
+    assert!(matches!(
+        export(req),
+        Err(ExportError::PasswordsNotTaken { .. })
+    ));
+}
+
+/// Bug: Microsoft 365 with the extra IMAP account wrote IMAP/SMTP with password sign-in, which
+/// Exchange Online refuses.
+#[test]
+fn microsoft_365_refuses_the_extra_imap_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = request(dir.path(), PresetId::Microsoft365);
+    req.imap_with_native = true;
+    match export(req) {
+        Err(e @ ExportError::ImapNotTaken { .. }) => assert!(
+            e.to_string()
+                .starts_with("Microsoft 365 takes no password over IMAP and SMTP"),
+            "{e}"
+        ),
+        other => panic!("expected ImapNotTaken, got {other:?}"),
+    }
+    assert!(!dir.path().join("manifest.csv").exists());
+}
+
+fn profile_doc(dir: &Path, file: &str) -> plist::Dictionary {
+    Value::from_file(dir.join(file))
+        .unwrap()
+        .into_dictionary()
+        .unwrap()
+}
+
+/// Bug: a re-export for another host gave each user other profile identifiers, so devices added
+/// a second account instead of replacing the profile. Every host, every device file: one
+/// identifier per user.
+#[test]
+fn a_re_export_for_another_host_keeps_each_users_identifier() {
+    let mut seen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut files = 0;
+    for preset in [
+        PresetId::Fastmail,
+        PresetId::GoogleWorkspace,
+        PresetId::Microsoft365,
+        PresetId::GenericImap,
+    ] {
+        for ews_on_mac in [false, true] {
+            if ews_on_mac && preset != PresetId::Microsoft365 {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let mut req = request(dir.path(), preset);
+            req.ews_on_mac = ews_on_mac;
+            let report = export(req).unwrap();
+            for p in &report.profiles {
+                let doc = profile_doc(dir.path(), &p.file);
+                let id = doc["PayloadIdentifier"].as_string().unwrap().to_string();
+                seen.entry(p.user.clone()).or_default().insert(id);
+                files += 1;
+            }
+            for row in manifest(dir.path()) {
+                seen.entry(row[0].clone())
+                    .or_default()
+                    .insert(row[4].clone());
+            }
+        }
+    }
+    assert!(files > 12, "{files}");
+    let expected: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        ["asmith", "bmueller", "jdoe"]
+            .into_iter()
+            .map(|u| {
+                (
+                    u.to_string(),
+                    [format!("com.example.ferry.mail.{u}")]
+                        .into_iter()
+                        .collect(),
+                )
+            })
+            .collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn each_host_says_what_people_are_asked_for() {
+    use ferry_project::profiles::UserPrompt;
+    let asks = |preset: PresetId, ews_on_mac: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = request(dir.path(), preset);
+        req.ews_on_mac = ews_on_mac;
+        let report = export(req).unwrap();
+        let by_target: Vec<(String, Vec<UserPrompt>)> = report
+            .profiles
+            .iter()
+            .filter(|p| p.user == "bmueller")
+            .map(|p| (p.target.clone(), p.asks_for.clone()))
+            .collect();
+        (by_target, report.notes)
+    };
+    let (fastmail, notes) = asks(PresetId::Fastmail, false);
+    assert_eq!(
+        fastmail,
+        [("all".to_string(), vec![UserPrompt::AppPassword])]
+    );
+    assert_eq!(
+        notes,
+        [
+            "People are asked for an app password while installing: Fastmail refuses the usual \
+          password in mail apps. Each person makes one at Fastmail Settings → Privacy & Security \
+          → App passwords (only when the Fastmail plan includes IMAP (Basic plans do not))."
+        ]
+    );
+    let (google, notes) = asks(PresetId::GoogleWorkspace, false);
+    assert_eq!(
+        google,
+        [
+            ("mac".to_string(), vec![UserPrompt::AppPassword]),
+            ("ios".to_string(), vec![UserPrompt::HostSignIn]),
+        ]
+    );
+    assert!(
+        notes[0].contains("https://myaccount.google.com/apppasswords"),
+        "{notes:?}"
+    );
+    let (m365, notes) = asks(PresetId::Microsoft365, false);
+    assert_eq!(m365, [("ios".to_string(), vec![UserPrompt::HostSignIn])]);
+    assert!(notes[1].starts_with("Macs get no profile: "), "{notes:?}");
+    assert!(notes[1].contains("1 April 2027"), "{notes:?}");
+    let (m365_ews, notes) = asks(PresetId::Microsoft365, true);
+    assert_eq!(
+        m365_ews,
+        [
+            ("mac".to_string(), vec![UserPrompt::HostSignIn]),
+            ("ios".to_string(), vec![UserPrompt::HostSignIn]),
+        ]
+    );
+    assert!(
+        notes[1].starts_with("Macs get an Exchange Web Services account"),
+        "{notes:?}"
+    );
+    let (generic, _) = asks(PresetId::GenericImap, false);
+    assert_eq!(generic, [("all".to_string(), vec![UserPrompt::Password])]);
+    // The notes are shown by the app too: no command-line flags in them.
+    for preset in PresetId::ALL {
+        for note in asks(preset, false).1 {
+            assert!(!note.contains("--"), "{note}");
+        }
+    }
+}
+
+/// Bug: iPhones showed only the last 7 days of the migrated mail over Exchange ActiveSync.
+#[test]
+fn microsoft_365_iphones_get_all_past_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = export(request(dir.path(), PresetId::Microsoft365)).unwrap();
+    let ios = report
+        .profiles
+        .iter()
+        .find(|p| p.user == "jdoe" && p.target == "ios")
+        .unwrap();
+    let doc = profile_doc(dir.path(), &ios.file);
+    let eas = doc["PayloadContent"].as_array().unwrap()[0]
+        .as_dictionary()
+        .unwrap();
+    assert_eq!(
+        eas["PayloadType"].as_string(),
+        Some("com.apple.eas.account")
+    );
+    assert_eq!(
+        eas["MailNumberOfPastDaysToSync"].as_signed_integer(),
+        Some(0)
+    );
+    assert_eq!(eas["OAuth"].as_boolean(), Some(true));
+    assert!(eas.get("Password").is_none());
 }
 
 #[test]

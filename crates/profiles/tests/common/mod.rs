@@ -2,7 +2,8 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use ferry_profiles::{
-    HostSettings, ImapAccount, MailAuth, NativeAccount, Organization, ProfileUser, Security, Server,
+    HostSettings, ImapAccount, ImapSignIn, MailAuth, NativeAccount, Organization, ProfileUser,
+    Security, Server,
 };
 use std::path::PathBuf;
 
@@ -55,24 +56,58 @@ pub fn imap_only() -> HostSettings {
             },
             path_prefix: Some("INBOX".into()),
         },
+        imap_sign_in: Some(ImapSignIn::Password),
         native: None,
     }
 }
 
-pub fn exchange(oauth: bool) -> HostSettings {
+/// An IMAP host that takes app passwords only (as Fastmail does).
+pub fn app_password_host() -> HostSettings {
     HostSettings {
-        name: "Microsoft 365".into(),
-        native: Some(NativeAccount::Exchange {
-            host: "outlook.office365.com".into(),
-            oauth,
+        name: "Fastmail".into(),
+        imap_sign_in: Some(ImapSignIn::AppPassword {
+            requires: Some("the plan includes IMAP".into()),
+            page: Some("Settings → Privacy & Security → App passwords".into()),
         }),
         ..imap_only()
     }
 }
 
+/// Exchange Online as it is: OAuth only, no password over IMAP; EWS on Macs when `ews_on_mac`.
+pub fn exchange_online(ews_on_mac: bool) -> HostSettings {
+    HostSettings {
+        name: "Microsoft 365".into(),
+        imap_sign_in: None,
+        native: Some(NativeAccount::Exchange {
+            host: "outlook.office365.com".into(),
+            oauth: true,
+            ews_on_mac,
+        }),
+        ..imap_only()
+    }
+}
+
+/// An Exchange server that still takes passwords (on premises), with EWS for Macs.
+pub fn exchange_with_passwords() -> HostSettings {
+    HostSettings {
+        name: "mail.example.net".into(),
+        native: Some(NativeAccount::Exchange {
+            host: "mail.example.net".into(),
+            oauth: false,
+            ews_on_mac: true,
+        }),
+        ..imap_only()
+    }
+}
+
+/// Google Workspace as it is: app passwords over IMAP, the Google account on iPhones and iPads.
 pub fn google() -> HostSettings {
     HostSettings {
         name: "Google Workspace".into(),
+        imap_sign_in: Some(ImapSignIn::AppPassword {
+            requires: Some("2-Step Verification is on for the Google account".into()),
+            page: Some("https://myaccount.google.com/apppasswords".into()),
+        }),
         native: Some(NativeAccount::Google),
         ..imap_only()
     }
@@ -82,8 +117,10 @@ pub fn google() -> HostSettings {
 pub fn all_hosts() -> Vec<(&'static str, HostSettings)> {
     vec![
         ("imap", imap_only()),
-        ("exchange-oauth", exchange(true)),
-        ("exchange-password", exchange(false)),
+        ("app-password", app_password_host()),
+        ("exchange-online", exchange_online(false)),
+        ("exchange-online-ews", exchange_online(true)),
+        ("exchange-password", exchange_with_passwords()),
         ("google", google()),
     ]
 }
