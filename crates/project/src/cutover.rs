@@ -12,10 +12,10 @@ pub use ferry_cutover::dns::{
     parse_resolver, validate_domain, DnsOptions, DnsReport, DomainDns, HostSet, Points,
     ResolverAnswer, ResolverStatus, SwitchStage, Targets, TtlAdvice, WatchOptions,
 };
-pub use ferry_cutover::logs::LogZone;
+pub use ferry_cutover::logs::{AttemptOutcome, LogYear, LogZone, RejectedAttempt, YearSource};
 pub use ferry_cutover::mailflow::{
-    AccountFlow, MailflowOptions, MailflowReport, MailflowWatch, StoreAccount, StoreArrival,
-    DEFAULT_QUIET_HOURS,
+    AccountFlow, LoggedMessage, MailflowOptions, MailflowReport, MailflowWatch, StoreAccount,
+    StoreArrival, DEFAULT_QUIET_HOURS,
 };
 pub use ferry_cutover::quarantine::{ArchivedMailbox, MailboxKind, QuarantineArchive};
 pub use ferry_cutover::spf::{SpfCheck, SpfVerdict};
