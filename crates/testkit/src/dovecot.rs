@@ -586,7 +586,12 @@ fn oauth_passdbs(b: &DovecotBuilder, s: &Dovecot) -> String {
     let Some(introspection) = &b.oauth2_introspection else {
         return String::new();
     };
-    let mut out = String::new();
+    // Dovecot's auth penalty delays an address's logins after a failure (2 s, doubling up to
+    // 15 s), longer than a test token lives: a token fetched for the retry would expire while
+    // its AUTHENTICATE waits. Closing the penalty's socket turns the penalty off.
+    let mut out = String::from(
+        "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n",
+    );
     for user in &s.users {
         let ext = s.dir.path().join(format!("oauth2-{}.conf.ext", user.name));
         // Introspection only (no tokeninfo): the token server answers RFC 7662 with `active`,
