@@ -1,11 +1,15 @@
 //! `ferry mailflow`: is mail still arriving at the old server? Last delivery per account and
-//! overall from the logs and the store, late arrivals after the cut-over, "quiet for N hours".
+//! overall from the logs and the store, late arrivals and refused SMTP attempts after the
+//! cut-over, "quiet for N hours".
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferry_project::cutover::{self, LogZone, MailflowReport, MailflowRequest, DEFAULT_QUIET_HOURS};
+use ferry_project::cutover::{
+    self, AttemptOutcome, LogZone, MailflowReport, MailflowRequest, RejectedAttempt, YearSource,
+    DEFAULT_QUIET_HOURS,
+};
 
 #[derive(clap::Args)]
 pub struct MailflowArgs {
@@ -24,7 +28,7 @@ pub struct MailflowArgs {
     /// Year of the last line of the current logs (default: from the log file's time).
     #[arg(long, value_name = "YEAR")]
     pub log_year: Option<i32>,
-    /// Keep watching, printing each new delivery, every N seconds.
+    /// Keep watching, printing the report again when a delivery or refused attempt shows up, every N seconds.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
     /// Print the report as JSON.
@@ -51,8 +55,8 @@ pub fn run(args: &MailflowArgs) -> anyhow::Result<std::process::ExitCode> {
             .unwrap_or(LogZone::Local),
         year_of_last_line: args.log_year,
     };
-    let mut watch = cutover::mailflow_watch(&args.root, &req)
-        .with_context(|| format!("reading the old server at {} failed", args.root.display()))?;
+    // The error names the root folder already.
+    let mut watch = cutover::mailflow_watch(&args.root, &req)?;
     let mut report = watch.poll(chrono::Utc::now());
     print_report(&report, args.json)?;
     if let Some(every) = args.watch {
@@ -60,7 +64,9 @@ pub fn run(args: &MailflowArgs) -> anyhow::Result<std::process::ExitCode> {
             std::thread::sleep(Duration::from_secs(every.max(1)));
             let next = watch.poll(chrono::Utc::now());
             if next.last_delivery != report.last_delivery
-                || next.late_arrivals.len() != report.late_arrivals.len()
+                || next.arrived_since_cutover != report.arrived_since_cutover
+                || next.written_since_cutover.len() != report.written_since_cutover.len()
+                || next.last_rejected != report.last_rejected
             {
                 print_report(&next, args.json)?;
             }
@@ -80,6 +86,9 @@ fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|| "never".into())
     };
     println!("Last delivery: {}", time(r.last_delivery));
+    if let Some(attempt) = &r.last_rejected {
+        println!("Last refused SMTP attempt: {}", attempt_line(attempt));
+    }
     if let Some(q) = r.quiet_for_secs {
         println!(
             "Quiet for {} h {} min ({} h needed): {}",
@@ -92,21 +101,25 @@ fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
                 "mail still arriving"
             }
         );
+        println!("  {}", r.quiet_rule);
     }
     for a in &r.accounts {
         print!("  {:<24} last {}", a.account, time(a.last_delivery));
         if r.cutover.is_some() {
             print!(
-                "  since cut-over: {} logged, {} in the store",
-                a.logged_since_cutover, a.stored_since_cutover
+                "  since cut-over: {} arrived ({} logged, {} in the store)",
+                a.arrived_since_cutover, a.logged_since_cutover, a.stored_since_cutover
             );
+            if a.written_since_cutover > 0 {
+                print!(", {} written in other folders", a.written_since_cutover);
+            }
         }
         println!();
     }
     if r.cutover.is_some() {
         println!(
-            "{} message(s) arrived after the cut-over (the next delta or final sync copies them); {} outside SMTP connection(s)",
-            r.late_arrivals.len(),
+            "{} message(s) arrived after the cut-over (the next delta or final sync copies those in the store); {} outside SMTP connection(s)",
+            r.arrived_since_cutover,
             r.inbound_since_cutover
         );
         for l in &r.late_arrivals {
@@ -118,9 +131,80 @@ fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
                 l.file
             );
         }
+        for m in &r.logged_not_stored {
+            println!(
+                "  {} {}: in the log only, no file in the store{}",
+                time(Some(m.at)),
+                m.account,
+                m.message_id
+                    .as_deref()
+                    .map(|id| format!(" (Message-ID <{id}>)"))
+                    .unwrap_or_default()
+            );
+        }
+        if !r.written_since_cutover.is_empty() {
+            println!(
+                "{} file(s) written after the cut-over in folders mail is not delivered to (sent, drafts, moved): someone still uses the old server; the next sync copies them",
+                r.written_since_cutover.len()
+            );
+            for w in &r.written_since_cutover {
+                println!(
+                    "  {} {} / {} ({})",
+                    time(Some(w.at)),
+                    w.account,
+                    w.folder,
+                    w.file
+                );
+            }
+        }
+        println!(
+            "{} SMTP attempt(s) refused after the cut-over (senders that still reach the old server)",
+            r.rejected_since_cutover.len()
+        );
+        for attempt in &r.rejected_since_cutover {
+            println!("  {}", attempt_line(attempt));
+        }
     }
     for w in &r.warnings {
         println!("warning: {w}");
     }
+    if r.log_years
+        .iter()
+        .any(|y| y.source != YearSource::Given || y.left_out_feb_29 > 0)
+    {
+        println!(
+            "To date the logs for certain, give the year of their last line: --log-year YEAR."
+        );
+    }
     Ok(())
+}
+
+/// `2019-01-03 09:00:00 UTC rejected: unknown[203.0.113.120], <list@bulk.example> to
+/// <nobody@example.com>: 550 5.1.1 ...`
+fn attempt_line(a: &RejectedAttempt) -> String {
+    let outcome = match a.outcome {
+        AttemptOutcome::Rejected => "rejected",
+        AttemptOutcome::Discarded => "discarded",
+        AttemptOutcome::Bounced => "bounced",
+    };
+    let client = format!(
+        "{}[{}]",
+        a.client_host.as_deref().unwrap_or("unknown"),
+        a.client_address.as_deref().unwrap_or("?")
+    );
+    let sender = a
+        .sender
+        .as_deref()
+        .map(|s| format!(", <{s}>"))
+        .unwrap_or_default();
+    let recipient = a
+        .recipient
+        .as_deref()
+        .map(|r| format!(" to <{r}>"))
+        .unwrap_or_default();
+    format!(
+        "{} {outcome} from {client}{sender}{recipient}: {}",
+        a.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        a.reason
+    )
 }

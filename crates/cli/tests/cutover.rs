@@ -154,3 +154,98 @@ fn dns_watch_gives_up_with_exit_2() {
     assert_eq!(v["domains"][0]["points"], "failed");
     assert_eq!(v["all_new"], false);
 }
+
+fn append_lines(path: &std::path::Path, lines: &[&str]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn set_mtime(path: &std::path::Path, rfc3339: &str) {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::from(at))
+        .unwrap();
+}
+
+#[test]
+fn mailflow_counts_log_only_deliveries_lists_refusals_and_asks_for_the_year() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = ferry_testkit::materialize_fixture(tmp.path());
+    let postfix = root.join("var/log/mail.log");
+    let dovecot = root.join("Library/Logs/Mail/mail-info.log");
+    // Delivered to bmueller after the cut-over (Postfix and Dovecot), no file in the store yet;
+    // then a sender that still reaches the old MX is refused.
+    append_lines(&postfix, &[
+        "Jan  3 10:00:01 mail postfix/smtpd[20001]: A1A1A1A1A1: client=mx.other.example[198.51.100.40]",
+        "Jan  3 10:00:01 mail postfix/cleanup[20002]: A1A1A1A1A1: message-id=<m1@other.example>",
+        "Jan  3 10:00:01 mail postfix/pipe[20003]: A1A1A1A1A1: to=<bmueller@mail.example.com>, orig_to=<bjoern.mueller@example.org>, relay=dovecot, delay=0.04, delays=0/0/0/0.04, dsn=2.0.0, status=sent (delivered via dovecot service)",
+        "Jan  3 10:00:01 mail postfix/qmgr[211]: A1A1A1A1A1: removed",
+        "Jan  3 11:30:00 mail postfix/smtpd[20100]: connect from mx.partner.example[198.51.100.80]",
+        "Jan  3 11:30:01 mail postfix/smtpd[20100]: NOQUEUE: reject: RCPT from mx.partner.example[198.51.100.80]: 550 5.1.1 <old@example.com>: Recipient address rejected: User unknown in local recipient table; from=<orders@partner.example> to=<old@example.com> proto=ESMTP helo=<mx.partner.example>",
+    ]);
+    append_lines(&dovecot, &["Jan 03 10:00:01 lda(pid 30001 user bmueller): Info: sieve: msgid=<m1@other.example>: stored mail into mailbox 'INBOX'"]);
+    // Copied off the server on Jan 4 2019: no --log-year, so the file times give the year.
+    set_mtime(&postfix, "2019-01-04T12:00:00Z");
+    set_mtime(&dovecot, "2019-01-04T12:00:00Z");
+    let root = root.to_str().unwrap();
+    let common = [
+        "mailflow",
+        "--root",
+        root,
+        "--since",
+        "2019-01-01T12:00:00Z",
+        "--utc-offset",
+        "3600",
+    ];
+    let out = ferry(&common);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_secrets(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "Last refused SMTP attempt: 2019-01-03 10:30:01 UTC rejected from mx.partner.example[198.51.100.80], <orders@partner.example> to <old@example.com>: 550 5.1.1 <old@example.com>: Recipient address rejected: User unknown in local recipient table",
+        "2 message(s) arrived after the cut-over (the next delta or final sync copies those in the store); 2 outside SMTP connection(s)",
+        "  2019-01-03 09:00:01 UTC bmueller: in the log only, no file in the store (Message-ID <m1@other.example>)",
+        "1 SMTP attempt(s) refused after the cut-over (senders that still reach the old server)",
+        "  2019-01-03 10:30:01 UTC rejected from mx.partner.example[198.51.100.80], <orders@partner.example> to <old@example.com>: 550 5.1.1 <old@example.com>: Recipient address rejected: User unknown in local recipient table",
+        "warning: var/log/mail.log has no year in its lines: they were dated as if its last line were from 2019, the year the file was last changed (2019-01-04). If the log was copied from the old server, that time may be the copy's: name the year of the log's last line.",
+        "To date the logs for certain, give the year of their last line: --log-year YEAR.",
+    ] {
+        assert!(lines.contains(&expected), "no line {expected:?} in:\n{text}");
+    }
+    let bmueller = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("bmueller "))
+        .unwrap_or_else(|| panic!("no bmueller line in:\n{text}"));
+    assert!(
+        bmueller.ends_with("since cut-over: 1 arrived (1 logged, 0 in the store)"),
+        "{bmueller}"
+    );
+
+    // Anchored: no year warning, no hint; the JSON carries the same figures.
+    let out = ferry(&[&common[..], &["--log-year", "2019", "--json"]].concat());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["arrived_since_cutover"], 2);
+    assert_eq!(v["logged_not_stored"][0]["account"], "bmueller");
+    assert_eq!(
+        v["rejected_since_cutover"][0]["recipient"],
+        "old@example.com"
+    );
+    assert_eq!(v["rejected_since_cutover"][0]["outcome"], "rejected");
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    let text = ferry(&[&common[..], &["--log-year", "2019"]].concat());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(!text.contains("--log-year"), "{text}");
+    assert!(!text.contains("warning:"), "{text}");
+}
