@@ -320,11 +320,9 @@ impl Destination {
                 sign_in: SignIn {
                     accepted: vec![AuthMethod::AppPassword],
                     app_password_requires: Some(
-                        "the Fastmail plan includes IMAP (Basic plans do not)".into(),
+                        "the Fastmail plan includes IMAP, which Basic plans do not".into(),
                     ),
-                    app_password_page: Some(
-                        "Fastmail Settings → Privacy & Security → App passwords".into(),
-                    ),
+                    app_password_page: Some("Fastmail Settings → Privacy & Security".into()),
                 },
                 needs: vec![
                     "A Fastmail plan with IMAP access (not Basic)".into(),

@@ -352,7 +352,7 @@ fn each_host_says_what_people_are_asked_for() {
         [
             "People are asked for an app password while installing: Fastmail refuses the usual \
           password in mail apps. Each person makes one at Fastmail Settings → Privacy & Security \
-          → App passwords (only when the Fastmail plan includes IMAP (Basic plans do not))."
+          (only when the Fastmail plan includes IMAP, which Basic plans do not)."
         ]
     );
     let (google, notes) = asks(PresetId::GoogleWorkspace, false);
