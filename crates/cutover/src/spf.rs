@@ -313,8 +313,6 @@ fn eval_record<'a>(
                     None => (mech.to_ascii_lowercase(), None),
                 },
             };
-            // CIDR suffixes: "a/24", "a:host/24//64", "ip4:192.0.2.0/24".
-            let (arg_host, cidr4, cidr6) = split_cidr(mech, arg);
             let matched = match name.as_str() {
                 "all" => Ok(true),
                 "ip4" | "ip6" => match arg.map(parse_net) {
@@ -322,6 +320,12 @@ fn eval_record<'a>(
                     _ => return Eval::Undecided(format!("cannot parse '{term}'")),
                 },
                 "a" | "mx" => {
+                    // CIDR suffixes: "a/24", "a:host/24//64"; a bad one is a permerror, not /32.
+                    let Some((arg_host, cidr4, cidr6)) = split_cidr(mech, arg) else {
+                        return Eval::Undecided(format!(
+                            "cannot parse the prefix length in '{term}' (permerror)"
+                        ));
+                    };
                     let Some(ip) = probe.ip else { continue };
                     *lookups += 1;
                     if *lookups > MAX_LOOKUPS {
@@ -408,8 +412,9 @@ fn eval_record<'a>(
     })
 }
 
-/// Splits `a:host/24//64` into (`host`, 24, 64); defaults are /32 and /128.
-fn split_cidr<'a>(mech: &'a str, arg: Option<&'a str>) -> (Option<&'a str>, u8, u8) {
+/// Splits `a:host/24//64` into (`host`, 24, 64); defaults are /32 and /128. `None` when a prefix
+/// length is not a number within 0..=32 (IPv4) or 0..=128 (IPv6).
+fn split_cidr<'a>(mech: &'a str, arg: Option<&'a str>) -> Option<(Option<&'a str>, u8, u8)> {
     let body = arg.unwrap_or(mech);
     let (host, c4, c6) = match body.split_once("//") {
         Some((left, c6)) => {
@@ -421,14 +426,21 @@ fn split_cidr<'a>(mech: &'a str, arg: Option<&'a str>) -> (Option<&'a str>, u8, 
             (h, c4, "")
         }
     };
-    let cidr4 = c4.parse().ok().filter(|n| *n <= 32).unwrap_or(32);
-    let cidr6 = c6.parse().ok().filter(|n| *n <= 128).unwrap_or(128);
+    let length = |text: &str, max: u8| -> Option<u8> {
+        if text.is_empty() {
+            Some(max)
+        } else {
+            text.parse().ok().filter(|n| *n <= max)
+        }
+    };
+    let cidr4 = length(c4, 32)?;
+    let cidr6 = length(c6, 128)?;
     let host = if arg.is_some() && !host.is_empty() {
         Some(host)
     } else {
         None
     };
-    (host, cidr4, cidr6)
+    Some((host, cidr4, cidr6))
 }
 
 fn parse_net(arg: &str) -> Option<(IpAddr, u8)> {
@@ -486,15 +498,18 @@ mod tests {
 
     #[test]
     fn cidr_suffixes() {
-        assert_eq!(split_cidr("a", None), (None, 32, 128));
-        assert_eq!(split_cidr("a/24", None), (None, 24, 128));
+        assert_eq!(split_cidr("a", None), Some((None, 32, 128)));
+        assert_eq!(split_cidr("a/24", None), Some((None, 24, 128)));
         assert_eq!(
             split_cidr("a:h.example/24//64", Some("h.example/24//64")),
-            (Some("h.example"), 24, 64)
+            Some((Some("h.example"), 24, 64))
         );
         assert_eq!(
             split_cidr("mx:h.example", Some("h.example")),
-            (Some("h.example"), 32, 128)
+            Some((Some("h.example"), 32, 128))
         );
+        assert_eq!(split_cidr("a/33", None), None);
+        assert_eq!(split_cidr("a:h.example/x", Some("h.example/x")), None);
+        assert_eq!(split_cidr("a//129", None), None);
     }
 }

@@ -690,6 +690,16 @@ async fn spf_cases() {
     .await;
     assert_eq!(spf("broken.example").await.verdict, SpfVerdict::Undecided);
 
+    // A prefix length that is not one is a permanent error, not /32 (which would match).
+    s.set_txt("cidr.example", 300, &["v=spf1 a:out.newhost.test/33 -all"])
+        .await;
+    let bad_cidr = spf("cidr.example").await;
+    assert_eq!(bad_cidr.verdict, SpfVerdict::Undecided, "{bad_cidr:?}");
+    assert_eq!(
+        bad_cidr.detail,
+        "198.51.100.10: cannot parse the prefix length in 'a:out.newhost.test/33' (permerror)"
+    );
+
     // Two records: invalid.
     s.set_txt("two-records.example", 300, &["v=spf1 -all", "v=spf1 +all"])
         .await;
