@@ -111,9 +111,12 @@ pub fn open_existing_for_write(path: &Path) -> io::Result<File> {
 /// narrowed to it (a file written by an older version may be wider).
 pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
     let file = regular(
-        with_mode(no_follow(OpenOptions::new().append(true).create(true)), mode)
-            .open(path)
-            .map_err(explain)?,
+        with_mode(
+            no_follow(OpenOptions::new().append(true).create(true)),
+            mode,
+        )
+        .open(path)
+        .map_err(explain)?,
     )?;
     if mode == PRIVATE_FILE {
         restrict(&file, mode)?;
@@ -135,9 +138,10 @@ pub fn restrict(file: &File, mode: u32) -> io::Result<()> {
     }
 }
 
-/// Creates `path` with `mode` when missing, else narrows an existing regular file to `mode`;
-/// a symbolic link there is refused. For files another library then opens by name (SQLite).
-pub fn ensure_private_file(path: &Path) -> io::Result<()> {
+/// Opens `path` for reading and writing (no truncation), creating it with mode 0600 when
+/// missing, else narrowing an existing regular file to 0600; a symbolic link there is refused.
+/// For a lock file, and for files another library then opens by name (SQLite).
+pub fn open_private(path: &Path) -> io::Result<File> {
     let file = regular(
         with_mode(
             no_follow(OpenOptions::new().read(true).write(true).create(true)),
@@ -146,7 +150,18 @@ pub fn ensure_private_file(path: &Path) -> io::Result<()> {
         .open(path)
         .map_err(explain)?,
     )?;
-    restrict(&file, PRIVATE_FILE)
+    restrict(&file, PRIVATE_FILE)?;
+    Ok(file)
+}
+
+/// Narrows an existing regular file to `mode`; nothing when there is none (a symbolic link is
+/// refused). For files another program creates beside ours (SQLite's `-wal` and `-shm`).
+pub fn narrow_if_exists(path: &Path, mode: u32) -> io::Result<()> {
+    match no_follow(OpenOptions::new().read(true)).open(path) {
+        Ok(file) => restrict(&regular(file)?, mode),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(explain(e)),
+    }
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);

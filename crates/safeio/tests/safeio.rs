@@ -9,7 +9,11 @@ use ferry_safeio::fs::{self, PRIVATE_DIR, PRIVATE_FILE};
 const VICTIM: &[u8] = b"the victim's own content\n";
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// A folder with `victim.txt` and `link` -> victim.txt.
@@ -40,12 +44,16 @@ fn no_function_writes_through_a_symlink() {
     assert_refused(fs::open_append(&link, PRIVATE_FILE).unwrap_err());
     assert_refused(fs::open_existing_for_write(&link).unwrap_err());
     assert_refused(fs::open_read(&link).unwrap_err());
-    assert_refused(fs::ensure_private_file(&link).unwrap_err());
+    assert_refused(fs::narrow_if_exists(&link, PRIVATE_FILE).unwrap_err());
+    assert_refused(fs::open_private(&link).unwrap_err());
     let err = fs::create_new(&link, PRIVATE_FILE).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
     assert_untouched(&victim);
     // The link is still there, still a link.
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -56,7 +64,7 @@ fn a_dangling_symlink_is_not_followed_either() {
     symlink(&target, &link).unwrap();
     assert!(fs::create_new(&link, PRIVATE_FILE).is_err());
     assert_refused(fs::open_append(&link, PRIVATE_FILE).unwrap_err());
-    assert_refused(fs::ensure_private_file(&link).unwrap_err());
+    assert_refused(fs::open_private(&link).unwrap_err());
     assert!(!target.exists(), "a file was created through the link");
 }
 
@@ -85,14 +93,23 @@ fn write_replace_replaces_atomically_with_the_mode_and_leaves_no_temp_file() {
 fn append_creates_private_and_narrows_a_wide_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.mbox");
-    fs::open_append(&path, PRIVATE_FILE).unwrap().write_all(b"1\n").unwrap();
+    fs::open_append(&path, PRIVATE_FILE)
+        .unwrap()
+        .write_all(b"1\n")
+        .unwrap();
     assert_eq!(mode(&path), 0o600);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    fs::open_append(&path, PRIVATE_FILE).unwrap().write_all(b"2\n").unwrap();
+    fs::open_append(&path, PRIVATE_FILE)
+        .unwrap()
+        .write_all(b"2\n")
+        .unwrap();
     assert_eq!(mode(&path), 0o600);
     assert_eq!(std::fs::read(&path).unwrap(), b"1\n2\n");
     let mut text = String::new();
-    fs::open_read(&path).unwrap().read_to_string(&mut text).unwrap();
+    fs::open_read(&path)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     assert_eq!(text, "1\n2\n");
 }
 
@@ -105,13 +122,21 @@ fn folders_and_ledger_files_are_private() {
         assert_eq!(mode(&d), PRIVATE_DIR, "{}", d.display());
     }
     let db = deep.join("state.sqlite");
-    fs::ensure_private_file(&db).unwrap();
+    fs::open_private(&db).unwrap();
     assert_eq!(mode(&db), 0o600);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&db, b"kept").unwrap();
-    fs::ensure_private_file(&db).unwrap();
+    fs::open_private(&db).unwrap();
     assert_eq!(mode(&db), 0o600);
     assert_eq!(std::fs::read(&db).unwrap(), b"kept");
+    // Files made by another program beside ours: narrowed when there, never created.
+    let wal = deep.join("state.sqlite-wal");
+    fs::narrow_if_exists(&wal, PRIVATE_FILE).unwrap();
+    assert!(!wal.exists());
+    std::fs::write(&wal, b"w").unwrap();
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    fs::narrow_if_exists(&wal, PRIVATE_FILE).unwrap();
+    assert_eq!(mode(&wal), 0o600);
     // A folder that exists keeps its mode: it may be the admin's.
     let open = dir.path().join("shared");
     std::fs::create_dir(&open).unwrap();
@@ -126,7 +151,9 @@ fn a_child_gets_no_secret_from_the_environment() {
     std::env::set_var("FERRY_DEST_PASSWORD", "s3cret-dest");
     std::env::set_var("FERRY_VAULT_PASSPHRASE", "s3cret-vault");
     std::env::set_var("LANG", "C.UTF-8");
-    let out = ferry_safeio::child::command("/usr/bin/env").output().unwrap();
+    let out = ferry_safeio::child::command("/usr/bin/env")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let mut names: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()

@@ -268,13 +268,9 @@ impl StateLock {
             path: state.to_path_buf(),
             detail,
         };
-        // Not truncated on open: the holder's line must survive until we own the lock.
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock)
+        // Not truncated on open: the holder's line must survive until we own the lock. Mode
+        // 0600 and no symbolic link followed, like the ledger itself.
+        let mut file = ferry_safeio::fs::open_private(&lock)
             .map_err(|e| fail(format!("cannot open its lock file {}: {e}", lock.display())))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -356,12 +352,28 @@ impl StateDb {
     /// what makes "never copy twice" hold.
     pub fn open(path: &Path) -> Result<StateDb, SyncError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| SyncError::State {
+            ferry_safeio::fs::create_private_dir_all(dir).map_err(|e| SyncError::State {
                 path: path.to_path_buf(),
                 detail: format!("cannot create its folder: {e}"),
             })?;
         }
         let lock = StateLock::exclusive(path)?;
+        // The ledger names accounts, folders and subjects: owner only (0600, its folder 0700
+        // when Ferry creates it). SQLite gives its -wal and -shm files the mode of the database
+        // file; ones left wider by an older version are narrowed here.
+        ferry_safeio::fs::open_private(path).map_err(|e| SyncError::State {
+            path: path.to_path_buf(),
+            detail: format!("cannot open it: {e}"),
+        })?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            ferry_safeio::fs::narrow_if_exists(Path::new(&side), ferry_safeio::fs::PRIVATE_FILE)
+                .map_err(|e| SyncError::State {
+                    path: path.to_path_buf(),
+                    detail: format!("cannot make its {suffix} file private: {e}"),
+                })?;
+        }
         let conn = Connection::open(path).map_err(db_err(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db_err(path))?;
@@ -507,7 +519,14 @@ impl StateDb {
         dest_folder: &str,
         intents: &[Intent],
     ) -> Result<(), SyncError> {
-        self.write_intents_counted(account, source_folder, uidvalidity, dest_folder, intents, None)
+        self.write_intents_counted(
+            account,
+            source_folder,
+            uidvalidity,
+            dest_folder,
+            intents,
+            None,
+        )
     }
 
     /// [`StateDb::write_intents`], and in the same transaction the batch's bytes as an upload at
@@ -1388,7 +1407,11 @@ impl StateDb {
             ],
         )
         .map_err(self.err())?;
-        let state = if how == "wrapped" { "copied" } else { "present" };
+        let state = if how == "wrapped" {
+            "copied"
+        } else {
+            "present"
+        };
         tx.execute(
             "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
                 identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at, flags)
