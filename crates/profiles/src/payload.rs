@@ -45,6 +45,10 @@ pub struct ProfileDoc {
     pub description: String,
     #[serde(rename = "PayloadOrganization")]
     pub organization: String,
+    /// Shown in a dialog the person must agree to before the profile installs: what they will be
+    /// asked for. Keyed by language; "default" is used where none matches.
+    #[serde(rename = "ConsentText", skip_serializing_if = "Option::is_none")]
+    pub consent_text: Option<std::collections::BTreeMap<&'static str, String>>,
     #[serde(rename = "PayloadScope", skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
     #[serde(rename = "TargetDeviceType", skip_serializing_if = "Option::is_none")]

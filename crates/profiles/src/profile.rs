@@ -470,6 +470,9 @@ fn build_one(
     asks_for.sort();
     asks_for.dedup();
     let sign_in = sign_in_sentences(host, kinds, &password_included).join(" ");
+    // The same sentences as a consent dialog: read before installing, not only in the details.
+    let consent_text = (!sign_in.is_empty())
+        .then(|| std::collections::BTreeMap::from([("default", sign_in.clone())]));
     let doc = ProfileDoc {
         payload_type: "Configuration",
         payload_version: 1,
@@ -489,6 +492,7 @@ fn build_one(
             devices = target.human(),
         ),
         organization: org.name.clone(),
+        consent_text,
         // Mail accounts live in the user's scope on macOS; iOS has only one.
         scope: (target == Target::Mac).then_some("User"),
         target_device_type: target.device_type(),

@@ -223,7 +223,16 @@ fn check_dict(
         let inherited = effective_os(parent_os, spec.supported_os.as_ref());
         match value {
             Value::Dictionary(child) if !spec.subkeys.is_empty() => {
-                let child_specs: Vec<&KeySpec> = spec.subkeys.iter().collect();
+                // Apple writes a dictionary of free keys (ConsentText: language -> text) as one
+                // required `<Key>Item` dictionary whose subkey is ANY: its entries are the
+                // dictionary's own.
+                let entries = match spec.subkeys.as_slice() {
+                    [item] if item.ty == "<dictionary>" && item.key == format!("{key}Item") => {
+                        &item.subkeys
+                    }
+                    _ => &spec.subkeys,
+                };
+                let child_specs: Vec<&KeySpec> = entries.iter().collect();
                 check_dict(
                     &here,
                     child,

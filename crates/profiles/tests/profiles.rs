@@ -172,6 +172,14 @@ fn the_schema_check_catches_what_it_should() {
             }),
         ),
         (
+            "ConsentText.default: expected <string>",
+            Box::new(|d, _| {
+                let mut consent = Dictionary::new();
+                consent.insert("default".into(), Value::Integer(1.into()));
+                d.insert("ConsentText".into(), Value::Dictionary(consent));
+            }),
+        ),
+        (
             "is not unique",
             Box::new(|d, m| {
                 m.insert("PayloadUUID".into(), d["PayloadUUID"].clone());
@@ -458,6 +466,13 @@ fn google_macs_are_told_to_enter_an_app_password() {
         "{description}"
     );
     assert!(!description.contains("your password for"), "{description}");
+    // Shown before installing too, in the consent dialog.
+    let consent = doc["ConsentText"].as_dictionary().expect("ConsentText");
+    let text = consent["default"].as_string().unwrap();
+    assert!(
+        text.starts_with("While installing, you are asked for a password: enter an app password")
+    );
+    assert!(description.ends_with(text), "{text}");
 }
 
 /// Bug: Fastmail profiles said "password" while Fastmail takes only app passwords.
