@@ -989,7 +989,8 @@ impl Session {
             }
             let reply = match self.conn.run(&parts, "APPEND", &ctx).await {
                 Ok(r) => r,
-                Err(e) if e.is_fatal_to_connection() => return Err(e),
+                // A BYE (overloaded, throttled) ends the connection as well: no fallback on it.
+                Err(e) if e.is_fatal_to_connection() || e.is_retryable() => return Err(e),
                 Err(e) => {
                     // A synchronizing literal was refused: nothing was stored.
                     tracing::debug!("MULTIAPPEND refused ({e}); appending one by one");
@@ -1088,11 +1089,7 @@ impl Session {
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
             match self.append(folder, m.flags, m.internal_date, m.bytes).await {
-                Err(e)
-                    if e.is_fatal_to_connection() || matches!(e, ImapError::Throttled { .. }) =>
-                {
-                    return Err(e)
-                }
+                Err(e) if e.is_fatal_to_connection() || e.is_retryable() => return Err(e),
                 r => out.push(r),
             }
         }

@@ -141,7 +141,9 @@ pub fn days_for_bytes(total_bytes: u64, budget: &DailyBudget) -> u32 {
     if budget.bytes_per_day == 0 {
         return u32::MAX;
     }
-    total_bytes.div_ceil(budget.bytes_per_day).min(u64::from(u32::MAX)) as u32
+    total_bytes
+        .div_ceil(budget.bytes_per_day)
+        .min(u64::from(u32::MAX)) as u32
 }
 
 #[cfg(test)]
@@ -176,7 +178,13 @@ mod tests {
         assert_eq!(days_needed(&[50, 60, 40, 10], &b), 3);
         // Larger than the budget: never sent, no day.
         assert_eq!(days_needed(&[500, 10], &b), 1);
-        assert_eq!(days_for_bytes(5_000_000_000, &DailyBudget::GOOGLE_WORKSPACE), 10);
-        assert_eq!(days_for_bytes(5_000_000_001, &DailyBudget::GOOGLE_WORKSPACE), 11);
+        assert_eq!(
+            days_for_bytes(5_000_000_000, &DailyBudget::GOOGLE_WORKSPACE),
+            10
+        );
+        assert_eq!(
+            days_for_bytes(5_000_000_001, &DailyBudget::GOOGLE_WORKSPACE),
+            11
+        );
     }
 }

@@ -113,10 +113,14 @@ struct Ctx<S, D> {
     owed_permits: AtomicUsize,
     /// Nothing new is sent before this (a server asked to wait).
     pause_until: Mutex<Option<Instant>>,
+    /// Times a server asked to slow down, answers of one pause counted once.
+    throttle_episodes: std::sync::atomic::AtomicU32,
     /// Messages of this round left for a later run (budget reached, or cancelled).
     deferred: AtomicU64,
     /// The daily budget was reached: the rest can go after this time.
     budget_until: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The size of the first message that did not fit the budget.
+    budget_need: Mutex<Option<u64>>,
 }
 
 #[derive(Default)]
@@ -185,7 +189,9 @@ impl<S: Source, D: Destination> Ctx<S, D> {
     /// when it named none), and one batch fewer (half as many) runs at once from now on. Answers
     /// that arrive while a pause is on belong to the same episode and cut nothing more.
     fn throttled(&self, e: &SideError) {
-        let wait = e.wait.unwrap_or(self.opts.backoff);
+        // No time named (a BYE, too many connections): the back-off, doubled per episode.
+        let episodes = self.throttle_episodes.load(Ordering::Relaxed).min(8);
+        let wait = e.wait.unwrap_or(self.opts.backoff * 2u32.pow(episodes));
         let now = Instant::now();
         let until = now + wait;
         let new_episode = {
@@ -196,6 +202,7 @@ impl<S: Source, D: Destination> Ctx<S, D> {
         };
         self.counters.throttled.fetch_add(1, Ordering::Relaxed);
         if new_episode {
+            self.throttle_episodes.fetch_add(1, Ordering::Relaxed);
             let was = self.parallel_now.load(Ordering::Relaxed);
             let fewer = (was / 2).max(1);
             if fewer < was {
@@ -365,8 +372,10 @@ pub async fn sync_account<S: Source, D: Destination>(
         parallel_now: AtomicUsize::new(opts_parallel),
         owed_permits: AtomicUsize::new(0),
         pause_until: Mutex::new(None),
+        throttle_episodes: Default::default(),
         deferred: AtomicU64::new(0),
         budget_until: Mutex::new(None),
+        budget_need: Mutex::new(None),
     });
     let mut summary = AccountSummary {
         account: account.clone(),
@@ -459,11 +468,20 @@ async fn run<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     summary: &mut AccountSummary,
 ) -> Result<(), SyncError> {
-    let (sfolders, sns, dfolders, dns) = futures::try_join!(
+    // A copy is likely (a first copy, or a run that stopped early): the destination's
+    // connections are all opened now, in parallel, instead of one by one when batches need them.
+    let copy_likely = !ctx.opts.dry_run && !ctx.db(|db| db.account_complete(&ctx.account))?;
+    let (sfolders, sns, dfolders, dns, ()) = futures::try_join!(
         async { ctx.source.folders().await.map_err(|e| ctx.src_err(e)) },
         async { ctx.source.namespace().await.map_err(|e| ctx.src_err(e)) },
         async { ctx.dest.folders().await.map_err(|e| ctx.dst_err(e)) },
         async { ctx.dest.namespace().await.map_err(|e| ctx.dst_err(e)) },
+        async {
+            if copy_likely {
+                ctx.dest.open_connections().await;
+            }
+            Ok(())
+        },
     )?;
     let listed: Vec<_> = sfolders.iter().map(|f| f.folder.clone()).collect();
     let plan = mapping::plan(&listed, &sns, &dfolders, &dns, &ctx.opts.rules);
@@ -531,6 +549,7 @@ async fn run<S: Source, D: Destination>(
             .unwrap_or_else(|p| p.into_inner()) = true;
         ctx.deferred.store(0, Ordering::Relaxed);
         *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *ctx.budget_need.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if ctx.cancelled() {
             summary.cancelled = true;
             break;
@@ -593,9 +612,8 @@ async fn run<S: Source, D: Destination>(
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if ctx.cancelled() {
-            summary.cancelled = transient.is_some()
-                || !all_prepared
-                || ctx.deferred.load(Ordering::Relaxed) > 0;
+            summary.cancelled =
+                transient.is_some() || !all_prepared || ctx.deferred.load(Ordering::Relaxed) > 0;
             break;
         }
         match transient {
@@ -719,8 +737,7 @@ async fn prepare_all<S: Source, D: Destination>(
         match r {
             Ok(list) => works.extend(list),
             Err(e) if e.class().transient() => {
-                if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = &e
-                {
+                if let SyncError::Source { error, .. } | SyncError::Destination { error, .. } = &e {
                     ctx.note_transient(error);
                 }
             }
@@ -1022,9 +1039,8 @@ async fn prepare_folder<S: Source, D: Destination>(
         (a, b) => a.or(b),
     };
     let budget_limit = ctx.opts.budget.map(|b| b.bytes_per_day);
-    let too_big = |size: u64| {
-        limit.is_some_and(|l| size > l) || budget_limit.is_some_and(|l| size > l)
-    };
+    let too_big =
+        |size: u64| limit.is_some_and(|l| size > l) || budget_limit.is_some_and(|l| size > l);
     let (big, rest): (Vec<_>, Vec<_>) = todo.into_iter().partition(|x| too_big(x.size));
     todo = rest;
     if !big.is_empty() {
@@ -1038,7 +1054,10 @@ async fn prepare_folder<S: Source, D: Destination>(
         for x in &big {
             let text = match limit {
                 Some(l) if x.size > l => {
-                    format!("{} bytes; the destination accepts at most {l} bytes", x.size)
+                    format!(
+                        "{} bytes; the destination accepts at most {l} bytes",
+                        x.size
+                    )
                 }
                 _ => format!(
                     "{} bytes; more than the destination accepts in a day ({} bytes per day \
@@ -1161,7 +1180,11 @@ fn within_budget<S: Source, D: Destination>(
         }
     }
     if let Some(need) = stopped_at {
-        let until = budget.fits_at(&uploads, now, need).unwrap_or(now);
+        // What this run is about to send counts from now (re-computed from the ledger once sent).
+        let mut planned = uploads;
+        planned.push((now, bytes_now));
+        let until = budget.fits_at(&planned, now, need).unwrap_or(now);
+        *ctx.budget_need.lock().unwrap_or_else(|p| p.into_inner()) = Some(need);
         *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
         tracing::info!(
             account = %ctx.account,
@@ -1217,7 +1240,10 @@ async fn copy_and_finish<S: Source, D: Destination>(
             let ctx = ctx.clone();
             async move {
                 let w = &works_ref[i];
-                let plan = w.copy.as_ref().expect("batches come from folders with a plan");
+                let plan = w
+                    .copy
+                    .as_ref()
+                    .expect("batches come from folders with a plan");
                 (
                     i,
                     copy_batch(&ctx, &w.m, plan.uv, b, &plan.floor, started).await,
@@ -1227,6 +1253,16 @@ async fn copy_and_finish<S: Source, D: Destination>(
         .buffer_unordered(ctx.opts.parallel.max(1))
         .collect()
         .await;
+    // The time the rest can go, from the uploads as recorded (batches are stamped when sent).
+    let need = *ctx.budget_need.lock().unwrap_or_else(|p| p.into_inner());
+    if let (Some(budget), Some(need)) = (ctx.opts.budget, need) {
+        let now = ctx.opts.clock.now();
+        let uploads = ctx.db(|db| db.uploads_since(&ctx.account, now - crate::budget::window()))?;
+        if let Some(until) = budget.fits_at(&uploads, now, need) {
+            let mut u = ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner());
+            *u = Some(u.map_or(until, |was| was.max(until)));
+        }
+    }
     let mut per_folder: HashMap<usize, Vec<Result<BatchOutcome, SyncError>>> = HashMap::new();
     for (i, o) in outcomes {
         per_folder.entry(i).or_default().push(o);
@@ -1379,10 +1415,25 @@ async fn copy_batch<S: Source, D: Destination>(
             flags: f.meta.flags.clone(),
         })
         .collect();
+    // A pause asked for while this batch was read holds it back too (or a cancel: nothing of
+    // it was sent).
+    if !ctx.wait_pause().await {
+        ctx.deferred
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        out.unsettled = batch.iter().map(|x| x.uid).collect();
+        return Ok(out);
+    }
     // The bytes count against the daily budget from the moment they may be sent.
     let upload_at = ctx.opts.clock.now();
     ctx.db(|db| {
-        db.write_intents_counted(&ctx.account, &m.source, uv, &m.dest, &intents, Some(upload_at))
+        db.write_intents_counted(
+            &ctx.account,
+            &m.source,
+            uv,
+            &m.dest,
+            &intents,
+            Some(upload_at),
+        )
     })?;
     let mut copied: Vec<(String, Option<(u32, u32)>)> = Vec::new();
     let mut not_appended: Vec<String> = Vec::new();

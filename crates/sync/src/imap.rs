@@ -28,12 +28,14 @@ pub fn side_error(e: &ImapError) -> SideError {
     let class = match e {
         ImapError::TooBig { .. } => ErrorClass::TooBig,
         ImapError::OverQuota { .. } => ErrorClass::OverQuota,
-        ImapError::Throttled { .. } => ErrorClass::Throttled,
+        // Too many connections, or a server that says it is overloaded (BYE [UNAVAILABLE]):
+        // slow down like for a throttling answer (wait, then fewer connections).
+        ImapError::Throttled { .. }
+        | ImapError::TooManyConnections { .. }
+        | ImapError::ServerUnavailable { .. } => ErrorClass::Throttled,
         ImapError::Timeout { .. }
         | ImapError::ConnectionLost { .. }
-        | ImapError::Unreachable { .. }
-        | ImapError::TooManyConnections { .. }
-        | ImapError::ServerUnavailable { .. } => ErrorClass::Connection,
+        | ImapError::Unreachable { .. } => ErrorClass::Connection,
         ImapError::AuthFailed { .. }
         | ImapError::NotAuthorized { .. }
         | ImapError::AccountDisabled { .. }
@@ -69,6 +71,8 @@ pub struct ImapSide {
     creds: Credentials,
     timeouts: Timeouts,
     permits: Semaphore,
+    /// The pool's size (`permits` at the start).
+    connections: usize,
     idle: Mutex<Vec<Session>>,
     caps: OnceLock<Capabilities>,
     /// Statuses from the last LIST-STATUS, used once each (saves a STATUS per folder).
@@ -94,12 +98,14 @@ impl Lease<'_> {
             .expect("a lease holds its session until dropped")
     }
 
-    /// Drops the connection if the error left it unusable; returns the mapped error.
+    /// Drops the connection if the error left it unusable, or the server asked to slow down
+    /// (a `BYE` closed it, or fewer connections are wanted now); returns the mapped error.
     fn check(&mut self, e: ImapError) -> SideError {
-        if e.is_fatal_to_connection() {
+        let mapped = side_error(&e);
+        if e.is_fatal_to_connection() || mapped.class == ErrorClass::Throttled {
             self.session = None;
         }
-        side_error(&e)
+        mapped
     }
 }
 
@@ -124,6 +130,7 @@ impl ImapSide {
             creds,
             timeouts: Timeouts::default(),
             permits: Semaphore::new(connections.max(1)),
+            connections: connections.max(1),
             idle: Mutex::new(Vec::new()),
             caps: OnceLock::new(),
             listed_status: Mutex::new(HashMap::new()),
@@ -442,6 +449,13 @@ impl Source for ImapSide {
 }
 
 impl Destination for ImapSide {
+    async fn open_connections(&self) {
+        // Each lease opens a connection when none is idle; all go back to the pool together.
+        // A failure here is met again, and reported, by the command that needs the connection.
+        let leases = futures::future::join_all((0..self.connections).map(|_| self.lease())).await;
+        drop(leases);
+    }
+
     fn describe(&self) -> String {
         self.label()
     }

@@ -129,6 +129,11 @@ pub trait Source: Send + Sync + 'static {
 }
 
 pub trait Destination: Send + Sync + 'static {
+    /// Opens every connection the destination may use now, all at once, so that a host far
+    /// away costs its connection round trips once, in parallel, before the copy needs them.
+    fn open_connections(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     fn describe(&self) -> String;
     fn account(&self) -> String;
     fn namespace(&self) -> impl Future<Output = Result<Namespace, SideError>> + Send;

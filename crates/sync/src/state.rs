@@ -519,14 +519,7 @@ impl StateDb {
         dest_folder: &str,
         intents: &[Intent],
     ) -> Result<(), SyncError> {
-        self.write_intents_counted(
-            account,
-            source_folder,
-            uidvalidity,
-            dest_folder,
-            intents,
-            None,
-        )
+        self.write_intents_counted(account, source_folder, uidvalidity, dest_folder, intents, None)
     }
 
     /// [`StateDb::write_intents`], and in the same transaction the batch's bytes as an upload at
@@ -1087,6 +1080,20 @@ impl StateDb {
         Ok(())
     }
 
+    /// Whether every folder of `account` in the ledger was completed by a run (and there is at
+    /// least one): false for a first copy, or after a run that stopped early.
+    pub fn account_complete(&self, account: &str) -> Result<bool, SyncError> {
+        let (all, incomplete): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(complete = 0), 0) FROM folder WHERE account = ?1",
+                params![account],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        Ok(all > 0 && incomplete == 0)
+    }
+
     /// Uploads of `account` after `since`, oldest first, as (time, bytes).
     pub fn uploads_since(
         &self,
@@ -1407,11 +1414,7 @@ impl StateDb {
             ],
         )
         .map_err(self.err())?;
-        let state = if how == "wrapped" {
-            "copied"
-        } else {
-            "present"
-        };
+        let state = if how == "wrapped" { "copied" } else { "present" };
         tx.execute(
             "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
                 identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at, flags)

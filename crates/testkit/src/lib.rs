@@ -9,16 +9,20 @@
 //! assert_eq!(server.messages("alice", "INBOX").len(), 1);
 //! ```
 
+mod delay_proxy;
 mod dovecot;
 mod fixture;
 mod imap_client;
 mod proxy;
+mod throttle_proxy;
 mod tls;
 mod token_server;
 mod utf7;
 
+pub use delay_proxy::DelayProxy;
 pub use dovecot::{Dovecot, DovecotBuilder, Preset, StoredMessage, TestUser};
 pub use fixture::{fixture_root, materialize_fixture, shared_dir};
 pub use proxy::FaultProxy;
 pub use token_server::{follow_redirect, TestKey, TokenServer, APP_SCOPE};
+pub use throttle_proxy::{CommandSeen, Refusal, ThrottleProxy};
 pub use utf7::encode as mutf7_encode;

@@ -113,3 +113,47 @@ pub fn change_flags(
         "flags", change, "-u", user, flags, "mailbox", mailbox, "uid", &uid,
     ]);
 }
+
+/// Writes messages straight into a user's Maildir folder (`INBOX`, or a folder below it), as the
+/// old server's store would hold them: many messages in a moment, INTERNALDATE from the file's
+/// modification time (`dates`: seconds since 1970, one per message). Dovecot indexes them on the
+/// next access.
+pub fn seed_maildir(server: &Dovecot, user: &str, folder: &str, messages: &[(Vec<u8>, i64)]) {
+    let root = server.mail_dir(user).to_path_buf();
+    let dir = if folder == "INBOX" {
+        root.clone()
+    } else {
+        root.join(format!(".{}", ferry_testkit::mutf7_encode(folder)))
+    };
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("maildir folder");
+    }
+    if folder != "INBOX" {
+        std::fs::write(dir.join("maildirfolder"), b"").expect("maildirfolder");
+    }
+    let tag = folder.replace(['/', '.', ' '], "_");
+    for (i, (bytes, date)) in messages.iter().enumerate() {
+        let name = format!("{date}.M{i}P{tag}.seeded,S={}:2,S", bytes.len());
+        let path = dir.join("cur").join(name);
+        std::fs::write(&path, bytes).expect("write message");
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(*date as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(when))
+            .expect("set the message's date");
+    }
+    server.give_to_mail_user(&root);
+    server.doveadm(&["mailbox", "status", "-u", user, "messages", "*"]);
+}
+
+/// SHA-256 of every message's bytes in a mailbox (sorted): the multiset the test compares.
+pub fn digests(server: &Dovecot, user: &str, mailbox: &str) -> Vec<String> {
+    let mut v: Vec<String> = server
+        .messages(user, mailbox)
+        .iter()
+        .map(|m| hex::encode(Sha256::digest(&m.bytes)))
+        .collect();
+    v.sort();
+    v
+}
