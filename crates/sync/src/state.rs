@@ -519,7 +519,14 @@ impl StateDb {
         dest_folder: &str,
         intents: &[Intent],
     ) -> Result<(), SyncError> {
-        self.write_intents_counted(account, source_folder, uidvalidity, dest_folder, intents, None)
+        self.write_intents_counted(
+            account,
+            source_folder,
+            uidvalidity,
+            dest_folder,
+            intents,
+            None,
+        )
     }
 
     /// [`StateDb::write_intents`], and in the same transaction the batch's bytes as an upload at
@@ -1414,7 +1421,11 @@ impl StateDb {
             ],
         )
         .map_err(self.err())?;
-        let state = if how == "wrapped" { "copied" } else { "present" };
+        let state = if how == "wrapped" {
+            "copied"
+        } else {
+            "present"
+        };
         tx.execute(
             "INSERT INTO message (account, source_folder, source_uidvalidity, source_key, source_uid, size,
                 identity, dest_folder, dest_uidvalidity, dest_uid, state, updated_at, flags)
