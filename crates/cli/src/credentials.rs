@@ -36,6 +36,9 @@ enum CredentialsCommand {
     Import(ImportArgs),
     /// Store one password, read without echo from the terminal or from standard input.
     Set(SetArgs),
+    /// On the migration project: store the new host's password of one planned account (its old
+    /// address), read without echo or from standard input.
+    Password(PasswordArgs),
     /// Log in to the destination (and the source, when it is an IMAP server) for every account and
     /// report what works and what to do about what does not.
     Check(CheckArgs),
@@ -74,10 +77,17 @@ struct SetArgs {
 }
 
 #[derive(clap::Args)]
+struct PasswordArgs {
+    /// The account's address on the old server (as `ferry accounts` lists it).
+    account: String,
+}
+
+#[derive(clap::Args)]
 struct CheckArgs {
-    /// The new host: imaps://HOST[:PORT] (TLS) or imap://HOST[:PORT] (STARTTLS).
+    /// The new host: imaps://HOST[:PORT] (TLS) or imap://HOST[:PORT] (STARTTLS). Without it:
+    /// every account of the migration project.
     #[arg(long, value_name = "URL")]
-    dest: String,
+    dest: Option<String>,
     /// The old server over IMAP; leave out when the source is read from the store on disk.
     #[arg(long, value_name = "URL")]
     source: Option<String>,
@@ -128,7 +138,20 @@ enum AdminFormArg {
     Master,
 }
 
-pub fn run(args: &CredentialsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: &CredentialsArgs,
+    project: &crate::migration::ProjectArgs,
+) -> anyhow::Result<ExitCode> {
+    let vault_args = || crate::sync::VaultArgs::new(args.vault.clone(), args.vault_file.clone());
+    match &args.command {
+        CredentialsCommand::Password(a) => {
+            return crate::migration::set_account_password(project, vault_args(), &a.account)
+        }
+        CredentialsCommand::Check(a) if a.dest.is_none() => {
+            return crate::migration::check_logins(project, vault_args(), a.json)
+        }
+        _ => {}
+    }
     let choice = VaultChoice::parse(&args.vault).with_context(|| {
         format!(
             "unknown password store {:?}: use auto, keychain, secret-service or file",
@@ -141,6 +164,7 @@ pub fn run(args: &CredentialsArgs) -> anyhow::Result<ExitCode> {
         CredentialsCommand::Import(a) => import(a, vault.as_ref()),
         CredentialsCommand::Set(a) => set(a, vault.as_ref()),
         CredentialsCommand::Check(a) => check(a, vault.as_ref()),
+        CredentialsCommand::Password(_) => unreachable!("handled above"),
     }
 }
 
@@ -231,7 +255,7 @@ fn import(args: &ImportArgs, vault: &dyn Vault) -> anyhow::Result<ExitCode> {
 
 /// The password from the terminal (no echo, typed twice) or, when piped, standard input up to its
 /// end (one trailing line break removed).
-fn read_password(what: &str) -> anyhow::Result<Secret> {
+pub(crate) fn read_password(what: &str) -> anyhow::Result<Secret> {
     let stdin = std::io::stdin();
     let value = if stdin.is_terminal() {
         let first = rpassword::prompt_password(format!("Password for {what}: "))?;
@@ -312,7 +336,7 @@ fn check(args: &CheckArgs, vault: &dyn Vault) -> anyhow::Result<ExitCode> {
         bail!("no accounts to check: give --account SPEC or --accounts FILE");
     }
     let destination = server(
-        &args.dest,
+        args.dest.as_deref().unwrap_or_default(),
         args.allow_plaintext,
         &args.dest_cert_sha256,
         &args.dest_admin,

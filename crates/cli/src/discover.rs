@@ -12,16 +12,18 @@ use ferry_project::discover::{
 #[derive(clap::Args)]
 pub struct DiscoverArgs {
     /// The old server's root folder (`/` on the server itself; a copy of it elsewhere).
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    /// Without it: the migration project's server, or `/`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Print the inventory as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: &DiscoverArgs) -> anyhow::Result<std::process::ExitCode> {
-    let inv = ferry_project::discover::run(&args.root)
-        .with_context(|| format!("discovery of {} failed", args.root.display()))?;
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let inv = ferry_project::discover::run(&root)
+        .with_context(|| format!("discovery of {} failed", root.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inv)?);
     } else {

@@ -208,7 +208,7 @@ fn round_lines(r: &DnsReport) -> String {
     out
 }
 
-fn render(r: &DnsReport) -> String {
+pub(crate) fn render(r: &DnsReport) -> String {
     let mut out = String::new();
     for d in &r.domains {
         out.push_str(&format!("{}: {}\n", d.domain, domain_words(d)));

@@ -76,7 +76,7 @@ pub fn run(args: &MailflowArgs) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
+pub(crate) fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());

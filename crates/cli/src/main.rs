@@ -7,6 +7,7 @@ mod credentials;
 mod discover;
 mod dns;
 mod mailflow;
+mod migration;
 mod profiles;
 mod quarantine;
 mod sync;
@@ -18,6 +19,8 @@ mod sync;
     about = "Retire the mail service of an old macOS Server"
 )]
 struct Cli {
+    #[command(flatten)]
+    project: migration::ProjectArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +29,16 @@ struct Cli {
 enum Command {
     /// Print Ferry's version and build information.
     Version,
+    /// Start a migration project: which old server (a copy of its files, or this Mac).
+    Init(migration::InitArgs),
+    /// Where the migration stands, phase by phase: what is done, what is next, what blocks it.
+    Status(migration::StatusArgs),
+    /// Phase 2: the new host (a preset or another IMAP host); without --preset, the current one.
+    Destination(migration::DestinationArgs),
+    /// Phase 2: the account plan: old address -> new address, include / exclude, decisions.
+    Accounts(migration::AccountsArgs),
+    /// Record what you did outside Ferry: lowered the MX TTL, kept a clone of the old server.
+    Mark(migration::MarkArgs),
     /// Phases 6 and 7: MX, addresses, TTLs and SPF of every domain; `--watch` until every
     /// resolver answers the new host (exit 2 when it gave up first).
     Dns(dns::DnsArgs),
@@ -51,7 +64,43 @@ enum Command {
 fn main() -> std::process::ExitCode {
     init_logging();
     let cli = Cli::parse();
+    let project = cli.project.clone();
+    // Verbs that also run one-off (with --root, --new-host, --source ...) work on the migration
+    // project when those are absent and a project exists.
+    let on_project = project.project.is_some() || migration::ProjectArgs::default_exists();
     let result: anyhow::Result<std::process::ExitCode> = match cli.command {
+        Command::Init(args) => migration::init(&project, &args),
+        Command::Status(args) => migration::status(&project, &args),
+        Command::Destination(args) => migration::destination(&project, &args),
+        Command::Accounts(args) => migration::accounts(&project, &args),
+        Command::Discover(args) if args.root.is_none() && on_project => {
+            migration::discover(&project, args.json)
+        }
+        Command::Dns(args)
+            if args.new_hosts.is_empty() && args.new_ips.is_empty() && on_project =>
+        {
+            migration::dns(&project, crate::sync::VaultArgs::from_env(), &args)
+        }
+        Command::Sync(args) if args.phase.is_some() => {
+            let (phase, run) = match args.phase.expect("checked above") {
+                migration::SyncPhaseCommand::Initial(run) => {
+                    (migration::SyncPhaseArg::Initial, run)
+                }
+                migration::SyncPhaseCommand::Delta(run) => (migration::SyncPhaseArg::Delta, run),
+                migration::SyncPhaseCommand::Final(run) => (migration::SyncPhaseArg::Final, run),
+            };
+            migration::sync(
+                &project,
+                crate::sync::VaultArgs::from_env(),
+                phase,
+                run.json,
+            )
+        }
+        Command::Quarantine(args) if on_project && quarantine::project_target(&args).is_some() => {
+            let (target, json) = quarantine::project_target(&args).expect("checked above");
+            migration::quarantine(&project, crate::sync::VaultArgs::from_env(), target, json)
+        }
+        Command::Mark(args) => migration::mark(&project, &args),
         Command::Version => {
             println!("ferry {}", env!("CARGO_PKG_VERSION"));
             Ok(std::process::ExitCode::SUCCESS)
@@ -63,7 +112,7 @@ fn main() -> std::process::ExitCode {
         Command::Profiles(args) => profiles::run(&args),
         Command::Sync(args) => sync::run_sync_command(&args),
         Command::Verify(args) => sync::run_verify_command(&args),
-        Command::Credentials(args) => credentials::run(&args),
+        Command::Credentials(args) => credentials::run(&args, &project),
     };
     match result {
         Ok(code) => code,

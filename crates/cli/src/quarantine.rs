@@ -23,8 +23,13 @@ pub enum QuarantineCommand {
 #[derive(clap::Args)]
 pub struct ArchiveArgs {
     /// The old server's root folder (`/` on the server itself; a copy of it elsewhere).
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    /// Without it: the migration project's server, or `/`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// On the migration project: archive into this planned account's mailbox on the new host
+    /// (its password is the one the syncs use), below --folder.
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["mbox", "imap_host"])]
+    pub imap_account: Option<String>,
     /// Write `<mailbox>.mbox` files into this folder.
     #[arg(long, value_name = "DIR")]
     pub mbox: Option<PathBuf>,
@@ -51,10 +56,14 @@ pub struct ArchiveArgs {
 
 pub fn run(args: &QuarantineArgs) -> anyhow::Result<std::process::ExitCode> {
     let QuarantineCommand::Archive(a) = &args.command;
+    let root = a
+        .root
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("/"));
     let mut results: Vec<QuarantineArchive> = Vec::new();
     if let Some(dir) = &a.mbox {
         results.push(
-            cutover::quarantine_to_mbox(&a.root, dir)
+            cutover::quarantine_to_mbox(&root, dir)
                 .with_context(|| format!("archive to {} failed", dir.display()))?,
         );
     }
@@ -81,7 +90,7 @@ pub fn run(args: &QuarantineArgs) -> anyhow::Result<std::process::ExitCode> {
             .build()
             .context("cannot start the async runtime")?;
         results.push(rt.block_on(cutover::quarantine_to_imap(
-            &a.root, &endpoint, &creds, &a.folder,
+            &root, &endpoint, &creds, &a.folder,
         ))?);
     }
     if results.is_empty() {
@@ -107,4 +116,26 @@ pub fn run(args: &QuarantineArgs) -> anyhow::Result<std::process::ExitCode> {
     } else {
         std::process::ExitCode::from(2)
     })
+}
+
+/// On the migration project (no --root given): where to archive, from --mbox or --imap-account.
+pub fn project_target(
+    args: &QuarantineArgs,
+) -> Option<(ferry_project::phases::cutover::QuarantineTarget, bool)> {
+    use ferry_project::phases::cutover::QuarantineTarget;
+    let QuarantineCommand::Archive(a) = &args.command;
+    if a.root.is_some() || a.imap_host.is_some() {
+        return None;
+    }
+    let target = match (&a.mbox, &a.imap_account) {
+        (Some(dir), None) => QuarantineTarget::Mbox {
+            folder: dir.display().to_string(),
+        },
+        (None, Some(account)) => QuarantineTarget::Imap {
+            account: account.clone(),
+            base_folder: a.folder.clone(),
+        },
+        _ => return None,
+    };
+    Some((target, a.json))
 }

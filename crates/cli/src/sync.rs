@@ -8,7 +8,8 @@
 //! may run alongside.
 //!
 //! Exit status: 0 complete; 2 some messages could not be copied (listed; a re-run copies only
-//! what is missing); 1 an account could not be synced at all (login, network, state file).
+//! what is missing); 3 the daily upload limit was reached (the time to run again is printed);
+//! 1 an account could not be synced at all (login, network, state file).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +28,20 @@ const SOURCE_PW: &str = "FERRY_SOURCE_PASSWORD";
 const DEST_PW: &str = "FERRY_DEST_PASSWORD";
 
 #[derive(clap::Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status of `ferry sync`: 0 complete; 2 some messages could not be \
+copied (listed; a re-run copies only what is missing); 3 the daily upload limit was reached \
+(--daily-upload-limit): the rest goes with a run after the time printed (\"run again after ...\", \
+`budget_exhausted_until` in --json); 1 an account could not be synced at all (login, network, \
+state file).\nExit status of `ferry verify`: 0 every message there, 2 messages missing, 1 could \
+not check."
+)]
 pub struct SyncArgs {
+    /// On the migration project (`ferry init`): initial, delta or final. Without it, one pair or
+    /// an accounts file as given by --source / --dest / --accounts.
+    #[command(subcommand)]
+    pub phase: Option<crate::migration::SyncPhaseCommand>,
     /// Source: imaps://USER@HOST:PORT (TLS), imap://USER@HOST:PORT (STARTTLS), or maildir:PATH
     /// (a Dovecot Maildir store on disk). With --accounts: the source host's URL without user.
     #[arg(long)]
@@ -79,6 +93,11 @@ pub struct SyncArgs {
     /// Skip messages larger than this many bytes (below the destination's own limit).
     #[arg(long, value_name = "BYTES")]
     max_message_size: Option<u64>,
+    /// Upload at most this many megabytes (1 MB = 1,000,000 bytes) per account in any 24 hours
+    /// (Google Workspace: 500). The newest mail goes first, across all folders; at the limit the
+    /// run stops, says when to run again, and exits with status 3. The next run continues.
+    #[arg(long, value_name = "MB")]
+    daily_upload_limit: Option<u64>,
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -284,6 +303,9 @@ fn options(args: &SyncArgs) -> anyhow::Result<RunOptions> {
             dry_run: args.dry_run,
             parallel: args.connections.max(1),
             max_message_size: args.max_message_size,
+            budget: args.daily_upload_limit.map(|mb| ferry_sync::DailyBudget {
+                bytes_per_day: mb.saturating_mul(1_000_000),
+            }),
             ..SyncOptions::default()
         },
         connections: args.connections.max(1),
@@ -346,7 +368,31 @@ pub fn run_sync_command(args: &SyncArgs) -> anyhow::Result<std::process::ExitCod
     } else {
         print_sync(&report, args.dry_run);
     }
-    Ok(std::process::ExitCode::from(report.exit_code()))
+    Ok(std::process::ExitCode::from(exit_code(&report)))
+}
+
+/// The latest time an account's daily upload limit lets it go on, when one was reached.
+fn limit_reached_until(r: &SyncReport) -> Option<chrono::DateTime<chrono::Utc>> {
+    r.accounts
+        .iter()
+        .filter_map(|a| a.budget_exhausted_until)
+        .max()
+}
+
+/// 1 an account stopped; 3 the daily upload limit was reached (run again later); 2 some messages
+/// failed; 0 complete.
+fn exit_code(r: &SyncReport) -> u8 {
+    match r.exit_code() {
+        1 => 1,
+        _ if limit_reached_until(r).is_some() => 3,
+        code => code,
+    }
+}
+
+fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 pub fn run_verify_command(args: &SyncArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -377,6 +423,19 @@ fn print_sync(r: &SyncReport, dry_run: bool) {
         println!("{} -> {}", a.source, a.dest);
         if let Some(f) = &a.fatal {
             println!("  STOPPED: {f}");
+        }
+        if let Some(t) = a.budget_exhausted_until {
+            println!(
+                "  DAILY UPLOAD LIMIT reached: {} messages left for a run after {}",
+                a.deferred,
+                local_time(t)
+            );
+        }
+        if a.throttled > 0 {
+            println!(
+                "  the server asked to slow down {} times: waited as asked each time",
+                a.throttled
+            );
         }
         if dry_run {
             println!("  folder mapping:");
@@ -442,14 +501,17 @@ fn print_sync(r: &SyncReport, dry_run: bool) {
         }
     }
     if !dry_run {
-        println!(
-            "{}",
-            match r.exit_code() {
-                0 => "complete: every message is on the destination (or listed as skipped)",
-                2 => "not complete: the messages listed above failed; run again after fixing, only what is missing is copied",
-                _ => "stopped: an account could not be synced (see above); run again after fixing",
-            }
-        );
+        let code = exit_code(r);
+        let text = match (code, limit_reached_until(r)) {
+            (0, _) => "complete: every message is on the destination (or listed as skipped)".to_string(),
+            (3, Some(t)) => format!(
+                "daily upload limit reached: the newest mail is there; run again after {} to continue (nothing is copied twice)",
+                local_time(t)
+            ),
+            (2, _) => "not complete: the messages listed above failed; run again after fixing, only what is missing is copied".to_string(),
+            _ => "stopped: an account could not be synced (see above); run again after fixing".to_string(),
+        };
+        println!("{text}");
     }
 }
 
@@ -490,4 +552,24 @@ fn print_verify(r: &VerifyReport) {
             format!("{} messages missing", r.missing)
         }
     );
+}
+
+impl VaultArgs {
+    pub fn new(vault: String, vault_file: Option<PathBuf>) -> Self {
+        VaultArgs { vault, vault_file }
+    }
+
+    /// The store the environment chooses (FERRY_VAULT, FERRY_VAULT_FILE), for commands without
+    /// their own flags.
+    pub fn from_env() -> Self {
+        VaultArgs {
+            vault: std::env::var("FERRY_VAULT")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "auto".into()),
+            vault_file: std::env::var_os("FERRY_VAULT_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
 }
