@@ -758,7 +758,7 @@ pub struct Follower {
     path: PathBuf,
     zone: LogZone,
     offset: u64,
-    identity: Option<(u64, u64)>,
+    identity: Option<FileIdentity>,
     /// The first bytes of the followed file, to recognise it once rotated and compressed.
     head: Vec<u8>,
     scanner: Scanner,
@@ -770,7 +770,10 @@ pub struct Follower {
 /// Bytes compared to recognise a rotated file.
 const HEAD_LEN: usize = 256;
 
-fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+/// Device and inode: a rotated file keeps them, its replacement does not.
+type FileIdentity = (u64, u64);
+
+fn identity(meta: &std::fs::Metadata) -> Option<FileIdentity> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -784,14 +787,15 @@ fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
 }
 
 impl Follower {
-    /// Continues after the full parse: `read` is what it read of the current file (its offset,
-    /// head and identity), `partial` an unfinished last line it left for the next poll.
+    /// Continues after the full parse: `current` is what it read of the current file (its
+    /// offset and head) with the file's identity, `partial` an unfinished last line it left for
+    /// the next poll.
     fn new(
         path: &Path,
         zone: LogZone,
         scanner: Scanner,
         base_year: i32,
-        current: Option<(&[u8], Option<(u64, u64)>)>,
+        current: Option<(&[u8], Option<FileIdentity>)>,
         partial: Vec<u8>,
     ) -> Self {
         let (offset, head, identity) = match current {

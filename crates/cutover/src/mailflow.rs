@@ -486,8 +486,9 @@ impl LogState {
                     logs::naive_in_zone(t, zone).format("%Y-%m-%d")
                 )),
                 _ => out.push(format!(
-                    "{rel} has no year in its lines and no file time: they were dated as if its \
-                     last line were from this year, {year}. Name the year of the log's last line."
+                    "{rel} has no year in its lines and no file time: they were dated by today's \
+                     date, as if its last line were from {year}. Name the year of the log's last \
+                     line."
                 )),
             }
         }
