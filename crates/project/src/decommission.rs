@@ -19,6 +19,8 @@ pub const REQUIRED_QUIET_HOURS: u32 = 72;
 pub struct AccountReadiness {
     /// As people know it (the address on the new host).
     pub account: String,
+    /// The short name on the old server (the mail-flow check names accounts by it).
+    pub old_login: String,
     /// Part of the migration (an excluded account does not hold the decommission up).
     pub included: bool,
     /// When its final sync ended (None: not run yet).
@@ -143,7 +145,8 @@ fn accounts_item(input: &ChecklistInput) -> ChecklistItem {
             m.late_arrivals
                 .iter()
                 .filter(|l| {
-                    account_matches(&l.account, &a.account)
+                    (l.account.eq_ignore_ascii_case(&a.old_login)
+                        || account_matches(&l.account, &a.account))
                         && a.final_synced_at.is_some_and(|f| l.at > f)
                 })
                 .map(|l| l.at)

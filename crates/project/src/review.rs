@@ -727,11 +727,36 @@ pub enum ResolveChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrapFacts {
     pub subject: Option<String>,
-    pub sender: Option<String>,
+    pub sender_name: Option<String>,
+    pub sender_address: Option<String>,
     pub date: Option<String>,
     pub folder: String,
     /// Why the new server refused it, in a person's words.
     pub why: String,
+}
+
+impl WrapFacts {
+    /// Subject, sender and date as the original's header says (encoded words decoded).
+    pub fn of(original: &[u8], folder: &str, why: String) -> WrapFacts {
+        let (subject, sender_name, date, sender_address) = describe(original);
+        WrapFacts {
+            subject,
+            sender_name,
+            sender_address,
+            date,
+            folder: folder.to_string(),
+            why,
+        }
+    }
+
+    fn sender_shown(&self) -> Option<String> {
+        match (&self.sender_name, &self.sender_address) {
+            (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
+            (Some(n), None) => Some(n.clone()),
+            (None, Some(a)) => Some(a.clone()),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Why, in a person's words: the kind of refusal, then the server's own words.
@@ -751,7 +776,8 @@ fn message_parser() -> mail_parser::MessageParser {
     mail_parser::MessageParser::default()
 }
 
-/// Subject, sender and date of a message, decoded for people (encoded words, folded lines).
+/// Subject, sender's name, date and sender's address of a message, decoded for people (encoded
+/// words, folded lines).
 fn describe(
     original: &[u8],
 ) -> (
@@ -764,22 +790,11 @@ fn describe(
         return (None, None, None, None);
     };
     let subject = msg.subject().map(str::to_string);
-    let (sender, address) = match msg.from().and_then(|a| a.first()) {
-        Some(a) => {
-            let name = a.name().map(str::to_string);
-            let address = a.address().map(str::to_string);
-            let shown = match (&name, &address) {
-                (Some(n), Some(ad)) => Some(format!("{n} <{ad}>")),
-                (Some(n), None) => Some(n.clone()),
-                (None, Some(ad)) => Some(ad.clone()),
-                (None, None) => None,
-            };
-            (shown, address)
-        }
-        None => (None, None),
-    };
+    let first = msg.from().and_then(|a| a.first());
+    let name = first.and_then(|a| a.name()).map(str::to_string);
+    let address = first.and_then(|a| a.address()).map(str::to_string);
     let date = msg.date().map(|d| d.to_rfc822());
-    (subject, sender, date, address)
+    (subject, name, date, address)
 }
 
 /// Header value as printable ASCII: kept when it is, else RFC 2047 encoded words (UTF-8, base64)
@@ -850,24 +865,25 @@ pub fn wrap_message(
         hex_of(&h.finalize())
     };
     let boundary = format!("ferry-wrapped-{}", &digest[..24]);
-    let (_, _, _, address) = describe(original);
-    let from = match address.filter(|a| {
+    let from = match facts.sender_address.as_deref().filter(|a| {
         a.is_ascii()
             && a.contains('@')
             && !a
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || "<>\"(),;:\\[]".contains(c))
     }) {
-        Some(a) => match &facts.sender {
-            Some(s) => {
-                let name = s.split(" <").next().unwrap_or("").trim();
-                if name.is_empty() || name == a {
-                    format!("<{a}>")
+        Some(a) => match facts.sender_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() && name != a => {
+                let name: String = name.chars().filter(|c| !c.is_control()).collect();
+                if name.is_ascii() {
+                    let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+                    format!("\"{quoted}\" <{a}>")
                 } else {
-                    format!("\"{}\" <{a}>", header_value(name).replace('"', "'"))
+                    // Encoded words stand alone, never inside quotes (RFC 2047, 5).
+                    format!("{} <{a}>", header_value(&name))
                 }
             }
-            None => format!("<{a}>"),
+            _ => format!("<{a}>"),
         },
         None => "Ferry <ferry@invalid>".to_string(),
     };
@@ -888,7 +904,9 @@ pub fn wrap_message(
          Folder:  {folder} (on the old server)\r\n\
          \r\n\
          Why it was refused: {why}\r\n",
-        sender = facts.sender.as_deref().unwrap_or("(unknown sender)"),
+        sender = facts
+            .sender_shown()
+            .unwrap_or_else(|| "(unknown sender)".into()),
         date_shown = facts.date.as_deref().unwrap_or("(no date)"),
         folder = facts.folder,
         why = facts.why,
@@ -1032,14 +1050,13 @@ pub async fn resolve(
     };
     match choice {
         ResolveChoice::Wrapped => {
-            let (subject, sender, date, _) = describe(&original);
-            let facts = WrapFacts {
-                subject: subject.or_else(|| failure.subject.clone()),
-                sender,
-                date: date.or_else(|| failure.date.clone()),
-                folder: message.folder.clone(),
-                why: why_refused(class, &failure.server_text, failure.size),
-            };
+            let mut facts = WrapFacts::of(
+                &original,
+                &message.folder,
+                why_refused(class, &failure.server_text, failure.size),
+            );
+            facts.subject = facts.subject.or_else(|| failure.subject.clone());
+            facts.date = facts.date.or_else(|| failure.date.clone());
             let seed = format!(
                 "{}\0{}\0{}\0{}",
                 s.account, failure.source_folder, failure.source_uidvalidity, failure.source_key

@@ -389,3 +389,70 @@ async fn retry_visits_only_the_folders_with_failures() {
         "nothing to retry: no failed message is on record"
     );
 }
+
+/// The wrapped form carries any bytes past the new host unchanged: a real message of the fixture
+/// with a raw ISO-8859-1 subject (what Cyrus refuses), with a NUL, a bare CR and a bare LF added.
+#[test]
+fn wrapped_bytes_come_back_identical_from_the_new_host() {
+    let server = Dovecot::builder(Preset::Modern)
+        .user("jdoe", "pw-jdoe")
+        .start();
+    let fixture = ferry_testkit::fixture_root().join(
+        "Library/Server/Mail/Data/mail/C41D09F8-6E2B-4A3C-8D7F-2B9E5A0C6D18/cur/1546110002.M2002P9001.mail.example.com,S=1228,W=1257:2,S",
+    );
+    let mut original = std::fs::read(&fixture).unwrap();
+    assert!(
+        original.iter().any(|b| *b >= 0x80),
+        "8-bit bytes in the fixture message"
+    );
+    original.extend_from_slice(b"NUL\0 bare CR\r bare LF\n end\r\n");
+    let facts = review::WrapFacts {
+        subject: Some("Rechnung für März".into()),
+        sender_name: Some("Börse".into()),
+        sender_address: Some("boerse@example.de".into()),
+        date: Some("Sun, 30 Dec 2018 10:00:02 +0100".into()),
+        folder: "INBOX".into(),
+        why: review::why_refused(ErrorClass::Rejected, "NO Invalid header line", 1257),
+    };
+    let wrapped = review::wrap_message(&original, &facts, None, "seed");
+    assert_eq!(
+        wrapped,
+        review::wrap_message(&original, &facts, None, "seed")
+    );
+    assert!(wrapped.is_ascii(), "the wrapped message is plain ASCII");
+    server.append(
+        "jdoe",
+        "INBOX",
+        &["\\Seen"],
+        Some("30-Dec-2018 10:00:02 +0100"),
+        &wrapped,
+    );
+    let stored = server.messages("jdoe", "INBOX");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].bytes, wrapped);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&stored[0].bytes)
+        .unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some("[original attached] Rechnung für März")
+    );
+    let from = parsed.from().and_then(|a| a.first()).unwrap();
+    assert_eq!(
+        (from.name(), from.address()),
+        (Some("Börse"), Some("boerse@example.de"))
+    );
+    let note = parsed.body_text(0).unwrap();
+    assert!(note.contains("Subject: Rechnung für März"), "{note}");
+    assert!(
+        note.contains("From:    Börse <boerse@example.de>"),
+        "{note}"
+    );
+    assert!(
+        note.contains("Why it was refused: The new server refused to store it as it was. The server said: \"NO Invalid header line\""),
+        "{note}"
+    );
+    let attachment = parsed.attachment(0).unwrap();
+    assert_eq!(attachment.attachment_name(), Some("original.eml"));
+    assert_eq!(sha256(attachment.contents()), sha256(&original));
+}
