@@ -356,8 +356,7 @@ mod tests {
     fn initial_responses_as_documented() {
         let token = SecretString::from("ya29.tok".to_string());
         let decode = |s: &str| {
-            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s).unwrap())
-                .unwrap()
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s).unwrap()).unwrap()
         };
         assert_eq!(
             decode(&TokenMechanism::XOAuth2.initial_response("a@b.c", &token)),

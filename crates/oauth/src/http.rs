@@ -28,13 +28,15 @@ impl Endpoint {
             )
         };
         let parsed = Url::parse(url).map_err(|e| bad(format!("is not a URL ({e})")))?;
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| bad("has no host".into()))?;
+        let host = parsed.host_str().ok_or_else(|| bad("has no host".into()))?;
         match parsed.scheme() {
             "https" => {}
             "http" if is_loopback(host) => {}
-            "http" => return Err(bad("must use https (plain http only to this computer)".into())),
+            "http" => {
+                return Err(bad(
+                    "must use https (plain http only to this computer)".into()
+                ))
+            }
             other => return Err(bad(format!("uses {other:?}, not https"))),
         }
         Ok(Endpoint(parsed))
@@ -113,12 +115,10 @@ async fn send(endpoint: &Endpoint, body: String) -> Result<Response, TokenError>
     };
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let tcp = tokio::net::TcpStream::connect((
-        host.trim_start_matches('[').trim_end_matches(']'),
-        port,
-    ))
-    .await
-    .map_err(|e| unavailable(format!("cannot connect: {e}")))?;
+    let tcp =
+        tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+            .await
+            .map_err(|e| unavailable(format!("cannot connect: {e}")))?;
     let _ = tcp.set_nodelay(true);
     let host_header = match url.port() {
         Some(p) => format!("{host}:{p}"),
@@ -140,7 +140,9 @@ async fn send(endpoint: &Endpoint, body: String) -> Result<Response, TokenError>
         .map_err(|e| unavailable(format!("cannot build the request: {e}")))?;
     if url.scheme() == "https" {
         let name = rustls_pki_types::ServerName::try_from(
-            host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
         )
         .map_err(|e| unavailable(format!("bad host name: {e}")))?;
         let tls = tokio_rustls::TlsConnector::from(tls_config())
@@ -191,7 +193,9 @@ mod tests {
 
     #[test]
     fn only_https_or_loopback() {
-        assert!(Endpoint::parse("https://login.microsoftonline.com/x/oauth2/v2.0/token", "t").is_ok());
+        assert!(
+            Endpoint::parse("https://login.microsoftonline.com/x/oauth2/v2.0/token", "t").is_ok()
+        );
         assert!(Endpoint::parse("http://127.0.0.1:8080/token", "t").is_ok());
         assert!(Endpoint::parse("http://[::1]:8080/token", "t").is_ok());
         let err = Endpoint::parse("http://example.com/token", "token endpoint").unwrap_err();

@@ -86,12 +86,14 @@ pub struct InteractiveSignIn {
 
 fn random_urlsafe(bytes: usize) -> Result<String, TokenError> {
     let mut buf = vec![0u8; bytes];
-    ring::rand::SystemRandom::new().fill(&mut buf).map_err(|_| {
-        TokenError::new(
-            TokenErrorKind::SignInFailed,
-            "the system's random number generator failed",
-        )
-    })?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| {
+            TokenError::new(
+                TokenErrorKind::SignInFailed,
+                "the system's random number generator failed",
+            )
+        })?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
@@ -102,8 +104,10 @@ fn failed(message: impl Into<String>) -> TokenError {
 /// The PKCE pair: verifier (43 characters) and its S256 challenge.
 pub fn pkce_pair() -> Result<(SecretString, String), TokenError> {
     let verifier = random_urlsafe(32)?;
-    let challenge =
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     Ok((SecretString::from(verifier), challenge))
 }
 
@@ -117,7 +121,11 @@ pub async fn sign_in(
     let endpoint = Endpoint::parse(&config.token_url, "token endpoint")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
-        .map_err(|e| failed(format!("cannot listen on this computer for the sign-in: {e}")))?;
+        .map_err(|e| {
+            failed(format!(
+                "cannot listen on this computer for the sign-in: {e}"
+            ))
+        })?;
     let port = listener
         .local_addr()
         .map_err(|e| failed(format!("cannot listen for the sign-in: {e}")))?
@@ -232,7 +240,9 @@ async fn wait_for_code(
         if code.is_none() && error.is_none() {
             // The browser asking for a favicon, or anything else: not the redirect.
             let _ = stream
-                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
                 .await;
             continue;
         }
@@ -273,7 +283,9 @@ impl InteractiveSignIn {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or_else(|| {
-                failed("the sign-in has expired and the provider gave no refresh token; sign in again")
+                failed(
+                    "the sign-in has expired and the provider gave no refresh token; sign in again",
+                )
             })?;
         let mut form = vec![
             ("client_id", self.config.client_id.as_str()),
@@ -312,7 +324,10 @@ impl AccessTokenSource for InteractiveSignIn {
     }
 
     fn describe(&self) -> String {
-        format!("the administrator's sign-in to app {}", self.config.client_id)
+        format!(
+            "the administrator's sign-in to app {}",
+            self.config.client_id
+        )
     }
 
     fn provider(&self) -> OAuthProvider {

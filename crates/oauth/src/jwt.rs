@@ -71,8 +71,12 @@ pub struct Thumbprints {
 impl Thumbprints {
     /// From the first certificate in `pem`.
     pub fn from_certificate_pem(pem: &str) -> Result<Thumbprints, TokenError> {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes())
-            .map_err(|e| bad("the app's certificate", format!("no PEM certificate found ({e})")))?;
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+            bad(
+                "the app's certificate",
+                format!("no PEM certificate found ({e})"),
+            )
+        })?;
         Ok(Thumbprints::from_der(&der))
     }
 

@@ -199,7 +199,10 @@ fn build(settings: &OAuthSettings, secret: &str) -> Result<Arc<dyn AccessTokenSo
             token_url,
         } => {
             let account = GoogleServiceAccount::from_key_file(secret, token_url.as_deref())?;
-            if !account.client_email().eq_ignore_ascii_case(client_email.trim()) {
+            if !account
+                .client_email()
+                .eq_ignore_ascii_case(client_email.trim())
+            {
                 return Err(TokenError::new(
                     TokenErrorKind::BadSettings,
                     format!(

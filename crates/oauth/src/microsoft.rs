@@ -12,9 +12,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use ferry_imap::{
-    AccessTokenSource, OAuthProvider, TokenError, TokenErrorKind, TokenFuture,
-};
+use ferry_imap::{AccessTokenSource, OAuthProvider, TokenError, TokenErrorKind, TokenFuture};
 
 use crate::cache::{read_answer, ErrorAnswer, TokenCache};
 use crate::http::{post_form, Endpoint};
@@ -203,7 +201,11 @@ mod tests {
             TokenErrorKind::WrongClientSecret
         );
         assert_eq!(
-            classify(&e(vec![], "invalid_request", "AADSTS90002: Tenant 'x' not found.")),
+            classify(&e(
+                vec![],
+                "invalid_request",
+                "AADSTS90002: Tenant 'x' not found."
+            )),
             TokenErrorKind::WrongTenant
         );
         assert_eq!(

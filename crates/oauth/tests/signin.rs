@@ -62,7 +62,11 @@ async fn sign_in(
 async fn microsoft_client_secret_both_mechanisms() {
     let (tokens, server) = setup(Duration::from_secs(60));
     let source = microsoft_secret(&tokens, SECRET);
-    for method in [AuthMethod::XOAuth2, AuthMethod::OAuthBearer, AuthMethod::Auto] {
+    for method in [
+        AuthMethod::XOAuth2,
+        AuthMethod::OAuthBearer,
+        AuthMethod::Auto,
+    ] {
         let mut session = sign_in(&server, source.clone(), "alice", method)
             .await
             .unwrap_or_else(|e| panic!("{method:?}: {e}\n{}", server.log()));
@@ -93,7 +97,10 @@ async fn microsoft_certificate_both_mechanisms() {
         )
         .unwrap(),
     );
-    for (user, method) in [("alice", AuthMethod::XOAuth2), ("bob", AuthMethod::OAuthBearer)] {
+    for (user, method) in [
+        ("alice", AuthMethod::XOAuth2),
+        ("bob", AuthMethod::OAuthBearer),
+    ] {
         let session = sign_in(&server, source.clone(), user, method)
             .await
             .unwrap_or_else(|e| panic!("{user} {method:?}: {e}"));
@@ -218,8 +225,10 @@ async fn expired_token_is_retried_once_with_a_new_one() {
     let old = real.token("alice").await.unwrap();
     // The server's token expired; locally it still looks valid (clocks differ).
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let pretend_valid =
-        ferry_imap::AccessToken::new(old.secret().clone(), std::time::SystemTime::now() + Duration::from_secs(600));
+    let pretend_valid = ferry_imap::AccessToken::new(
+        old.secret().clone(),
+        std::time::SystemTime::now() + Duration::from_secs(600),
+    );
     let source = Arc::new(StaleFirst {
         stale: std::sync::Mutex::new(Some(pretend_valid)),
         real: real.clone(),
@@ -239,13 +248,21 @@ async fn expired_token_is_retried_once_with_a_new_one() {
         assert!(tokens.tokens_issued() > issued, "a new token was fetched");
     }
     // Refused once per login, each on the same connection (two AUTHENTICATEs per login).
-    assert_eq!(source.forgotten.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        source.forgotten.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
 
     // A source that cannot renew: the refusal says the token expired.
     let expired = ferry_imap::AccessToken::new(old.secret().clone(), std::time::SystemTime::now());
-    let err = sign_in(&server, Arc::new(FixedToken(expired)), "alice", AuthMethod::Auto)
-        .await
-        .unwrap_err();
+    let err = sign_in(
+        &server,
+        Arc::new(FixedToken(expired)),
+        "alice",
+        AuthMethod::Auto,
+    )
+    .await
+    .unwrap_err();
     let ImapError::OAuthRefused { refusal, .. } = &err else {
         panic!("expected a refusal, got {err}");
     };
@@ -261,9 +278,14 @@ async fn each_failure_has_its_own_error_and_advice() {
     let server = Dovecot::builder(Preset::Modern).oauth2(&tokens).start();
 
     // Wrong client secret: refused at the token endpoint.
-    let err = sign_in(&server, microsoft_secret(&tokens, "not-the-secret"), "alice", AuthMethod::Auto)
-        .await
-        .unwrap_err();
+    let err = sign_in(
+        &server,
+        microsoft_secret(&tokens, "not-the-secret"),
+        "alice",
+        AuthMethod::Auto,
+    )
+    .await
+    .unwrap_err();
     let ImapError::TokenUnavailable { error, .. } = &err else {
         panic!("expected no token, got {err}");
     };
@@ -286,14 +308,26 @@ async fn each_failure_has_its_own_error_and_advice() {
         panic!("expected no token, got {err}");
     };
     assert_eq!(error.kind, TokenErrorKind::UnknownUser, "{err}");
-    assert!(err.to_string().ends_with("refused: invalid_grant (Invalid email or User ID)"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("refused: invalid_grant (Invalid email or User ID)"),
+        "{err}"
+    );
 
     // Missing permission: a valid app token, but the app was not given bob's mailbox.
-    let err = sign_in(&server, microsoft_secret(&tokens, SECRET), "bob", AuthMethod::Auto)
-        .await
-        .unwrap_err();
+    let err = sign_in(
+        &server,
+        microsoft_secret(&tokens, SECRET),
+        "bob",
+        AuthMethod::Auto,
+    )
+    .await
+    .unwrap_err();
     let ImapError::OAuthRefused {
-        refusal, provider, user, ..
+        refusal,
+        provider,
+        user,
+        ..
     } = &err
     else {
         panic!("expected a refusal, got {err}");
@@ -301,7 +335,11 @@ async fn each_failure_has_its_own_error_and_advice() {
     assert_eq!(user, "bob");
     assert_eq!(*provider, ferry_imap::OAuthProvider::Microsoft);
     assert_eq!(refusal.kind, RefusalKind::MailboxPermissionMissing, "{err}");
-    assert!(err.advice().contains("Add-MailboxPermission"), "{}", err.advice());
+    assert!(
+        err.advice().contains("Add-MailboxPermission"),
+        "{}",
+        err.advice()
+    );
 
     // Wrong tenant.
     let source = Arc::new(
@@ -313,7 +351,9 @@ async fn each_failure_has_its_own_error_and_advice() {
         )
         .unwrap(),
     );
-    let err = sign_in(&server, source, "alice", AuthMethod::Auto).await.unwrap_err();
+    let err = sign_in(&server, source, "alice", AuthMethod::Auto)
+        .await
+        .unwrap_err();
     let ImapError::TokenUnavailable { error, .. } = &err else {
         panic!("expected no token, got {err}");
     };

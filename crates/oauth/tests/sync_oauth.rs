@@ -28,7 +28,9 @@ fn message(user: &str, i: usize) -> Vec<u8> {
     )
     .into_bytes();
     while m.len() < 30_000 {
-        m.extend_from_slice(format!("line {i} of {user}'s message, to give it some size\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("line {i} of {user}'s message, to give it some size\r\n").as_bytes(),
+        );
     }
     m
 }
@@ -73,7 +75,8 @@ async fn sync_of_several_accounts_across_token_expiries_copies_each_message_once
         StateDb::open(&dir.path().join("state.sqlite")).unwrap(),
     ));
     let dest_endpoint = Endpoint::tls(dest.host(), proxy.port()).pinned(dest.cert_sha256());
-    let src_endpoint = Endpoint::tls(source.host(), source.imaps_port()).pinned(source.cert_sha256());
+    let src_endpoint =
+        Endpoint::tls(source.host(), source.imaps_port()).pinned(source.cert_sha256());
 
     let mut next = BTreeMap::new();
     let started = Instant::now();
@@ -132,10 +135,19 @@ async fn sync_of_several_accounts_across_token_expiries_copies_each_message_once
             }
             // Cut before any copying (while the run looked at the folders), the run stops and
             // says to run again, as the admin then does.
-            assert_eq!(round, 2, "{user}: {:?} {:?}", summary.fatal, summary.failures);
+            assert_eq!(
+                round, 2,
+                "{user}: {:?} {:?}",
+                summary.fatal, summary.failures
+            );
             interrupted += 1;
             let again = run(user).await;
-            assert!(again.complete(), "{user}: {:?} {:?}", again.fatal, again.failures);
+            assert!(
+                again.complete(),
+                "{user}: {:?} {:?}",
+                again.fatal,
+                again.failures
+            );
         }
         // Let the token expire between some runs (2 s lifetime, renewed 0.4 s before).
         tokio::time::sleep(Duration::from_millis(900)).await;
@@ -198,7 +210,10 @@ async fn oauth_sign_in_with_a_cached_token_costs_what_a_password_login_costs() {
         .unwrap(),
     );
     app.token("alice").await.unwrap();
-    let password = Credentials::new("alice", SecretString::from(server.password("alice").to_string()));
+    let password = Credentials::new(
+        "alice",
+        SecretString::from(server.password("alice").to_string()),
+    );
     let oauth = Credentials {
         method: AuthMethod::OAuthBearer,
         ..Credentials::oauth("alice", app.clone())
@@ -222,7 +237,11 @@ async fn oauth_sign_in_with_a_cached_token_costs_what_a_password_login_costs() {
         p.as_secs_f64() * 1000.0,
         o.as_secs_f64() * 1000.0
     );
-    assert_eq!(tokens.tokens_issued(), 1, "every login used the cached token");
+    assert_eq!(
+        tokens.tokens_issued(),
+        1,
+        "every login used the cached token"
+    );
     assert_eq!(tokens.introspections(), rounds as u64);
     // No measurable cost: within the noise of a TLS handshake on a shared machine.
     assert!(

@@ -592,8 +592,21 @@ fn oauth_passdbs(b: &DovecotBuilder, s: &Dovecot) -> String {
     let mut out = String::from(
         "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n",
     );
-    for user in &s.users {
-        let ext = s.dir.path().join(format!("oauth2-{}.conf.ext", user.name));
+    // The last passdb takes every other name (as a host answers for a mailbox that does not
+    // exist: the token is refused); without it Dovecot reports a temporary failure.
+    let others = s
+        .users
+        .iter()
+        .map(|u| format!("!{}", u.name))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mailboxes = s
+        .users
+        .iter()
+        .map(|u| (u.name.as_str(), u.name.as_str()))
+        .chain([("~unknown", others.as_str())]);
+    for (mailbox, filter) in mailboxes {
+        let ext = s.dir.path().join(format!("oauth2-{mailbox}.conf.ext"));
         // Introspection only (no tokeninfo): the token server answers RFC 7662 with `active`,
         // `username` and `scope`. No `scope` setting: Debian's build would demand every listed
         // scope in the answer, and an app token carries a role, a service account's token a URL.
@@ -603,14 +616,13 @@ fn oauth_passdbs(b: &DovecotBuilder, s: &Dovecot) -> String {
                 "introspection_mode = post\nintrospection_url = {introspection}{user}\n\
                  username_attribute = username\nactive_attribute = active\nactive_value = true\n\
                  force_introspection = yes\ntimeout_msecs = 5000\n",
-                user = user.name
+                user = mailbox
             ),
         )
         .expect("write oauth2 passdb settings");
         let _ = write!(
             out,
-            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  username_filter = {}\n  args = {}\n}}\n",
-            user.name,
+            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  username_filter = {filter}\n  args = {}\n}}\n",
             ext.display()
         );
     }

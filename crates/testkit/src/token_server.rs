@@ -239,7 +239,13 @@ impl TokenServer {
     pub fn add_app_with_certificate(&self, tenant: &str, client_id: &str, key: &TestKey) {
         self.add_app(tenant, client_id, None, Some(key.clone()));
     }
-    fn add_app(&self, tenant: &str, client_id: &str, secret: Option<String>, cert: Option<TestKey>) {
+    fn add_app(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: Option<String>,
+        cert: Option<TestKey>,
+    ) {
         self.state.lock().unwrap().apps.push(App {
             tenant: tenant.into(),
             client_id: client_id.into(),
@@ -323,7 +329,9 @@ impl Drop for TokenServer {
 pub fn follow_redirect(url: &str) -> Result<(), String> {
     let (status, headers, _) = http_get(url)?;
     if status != 302 {
-        return Err(format!("the sign-in page answered {status}, not a redirect"));
+        return Err(format!(
+            "the sign-in page answered {status}, not a redirect"
+        ));
     }
     let location = headers
         .get("location")
@@ -401,9 +409,8 @@ fn serve(stream: TcpStream, port: u16, state: &Mutex<State>, counters: &Counters
         let method = parts.next().unwrap_or("");
         let target = parts.next().unwrap_or("");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let form: HashMap<String, String> = url::form_urlencoded::parse(&body)
-            .into_owned()
-            .collect();
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
         let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
@@ -453,7 +460,12 @@ fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(buf))
 }
 
-fn issue(s: &mut State, counters: &Counters, mailboxes: BTreeSet<String>, scope: &str) -> (String, u64) {
+fn issue(
+    s: &mut State,
+    counters: &Counters,
+    mailboxes: BTreeSet<String>,
+    scope: &str,
+) -> (String, u64) {
     let token = random_token("tok-");
     s.tokens.insert(
         token.clone(),
@@ -518,9 +530,10 @@ fn route(
         }
         ("POST", ["introspect", mailbox]) => {
             counters.introspections.fetch_add(1, Ordering::Relaxed);
-            let active = form.get("token").and_then(|t| s.tokens.get(t)).filter(|i| {
-                i.expires > Instant::now() && i.mailboxes.contains(*mailbox)
-            });
+            let active = form
+                .get("token")
+                .and_then(|t| s.tokens.get(t))
+                .filter(|i| i.expires > Instant::now() && i.mailboxes.contains(*mailbox));
             match active {
                 Some(i) => (
                     200,
@@ -542,15 +555,23 @@ fn microsoft_token(
     counters: &Counters,
 ) -> Reply {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let known_tenant = s.apps.iter().any(|a| a.tenant == tenant)
-        || s.clients.iter().any(|c| c.tenant == tenant);
+    let known_tenant =
+        s.apps.iter().any(|a| a.tenant == tenant) || s.clients.iter().any(|c| c.tenant == tenant);
     if !known_tenant {
-        return ms_error("invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
+        return ms_error(
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
     }
     match get("grant_type") {
         "client_credentials" => {
             if get("scope") != "https://outlook.office365.com/.default" {
-                return ms_error("invalid_scope", 1002012, "The provided value for scope is not valid.");
+                return ms_error(
+                    "invalid_scope",
+                    1002012,
+                    "The provided value for scope is not valid.",
+                );
             }
             let Some(app) = s
                 .apps
@@ -560,7 +581,10 @@ fn microsoft_token(
                 return ms_error(
                     "unauthorized_client",
                     700016,
-                    &format!("Application with identifier '{}' was not found in the directory.", get("client_id")),
+                    &format!(
+                        "Application with identifier '{}' was not found in the directory.",
+                        get("client_id")
+                    ),
                 );
             };
             let authenticated = if let Some(assertion) = form.get("client_assertion") {
@@ -570,16 +594,28 @@ fn microsoft_token(
                     return ms_error("invalid_request", 50027, "Invalid client assertion type.");
                 }
                 let Some(cert) = &app.certificate else {
-                    return ms_error("invalid_client", 700027, "The app has no certificate credential.");
+                    return ms_error(
+                        "invalid_client",
+                        700027,
+                        "The app has no certificate credential.",
+                    );
                 };
                 let header = unverified_header(assertion);
                 let names_cert = header["x5t#S256"] == cert.sha256_thumbprint()
                     || header["x5t"] == cert.sha1_thumbprint();
                 if !names_cert {
-                    return ms_error("invalid_client", 700027, "Client assertion contains an invalid signature. Key was not found.");
+                    return ms_error(
+                        "invalid_client",
+                        700027,
+                        "Client assertion contains an invalid signature. Key was not found.",
+                    );
                 }
                 let Some((_, claims)) = verified_jwt(assertion, cert) else {
-                    return ms_error("invalid_client", 700027, "Client assertion contains an invalid signature.");
+                    return ms_error(
+                        "invalid_client",
+                        700027,
+                        "Client assertion contains an invalid signature.",
+                    );
                 };
                 let endpoint = format!("http://127.0.0.1:{port}/{tenant}/oauth2/v2.0/token");
                 let now = now_unix();
@@ -588,16 +624,26 @@ fn microsoft_token(
                     || claims["sub"] != app.client_id.as_str()
                     || claims["jti"].as_str().is_none_or(str::is_empty)
                 {
-                    return ms_error("invalid_client", 700021, "Client assertion audience, issuer or subject is not valid.");
+                    return ms_error(
+                        "invalid_client",
+                        700021,
+                        "Client assertion audience, issuer or subject is not valid.",
+                    );
                 }
                 if claims["exp"].as_i64().is_none_or(|e| e < now)
                     || claims["nbf"].as_i64().is_some_and(|n| n > now + 5)
                 {
-                    return ms_error("invalid_client", 700024, "Client assertion is not within its valid time range.");
+                    return ms_error(
+                        "invalid_client",
+                        700024,
+                        "Client assertion is not within its valid time range.",
+                    );
                 }
                 true
             } else {
-                app.secret.as_deref().is_some_and(|s| s == get("client_secret"))
+                app.secret
+                    .as_deref()
+                    .is_some_and(|s| s == get("client_secret"))
             };
             if !authenticated {
                 return ms_error(
@@ -616,7 +662,11 @@ fn microsoft_token(
         }
         "authorization_code" => {
             let Some(pending) = s.codes.remove(get("code")) else {
-                return ms_error("invalid_grant", 70008, "The provided authorization code is expired or invalid.");
+                return ms_error(
+                    "invalid_grant",
+                    70008,
+                    "The provided authorization code is expired or invalid.",
+                );
             };
             let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
                 &ring::digest::SHA256,
@@ -628,8 +678,12 @@ fn microsoft_token(
             {
                 return ms_error("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.");
             }
-            let (token, expires_in) =
-                issue(s, counters, pending.mailboxes.clone(), "IMAP.AccessAsUser.All");
+            let (token, expires_in) = issue(
+                s,
+                counters,
+                pending.mailboxes.clone(),
+                "IMAP.AccessAsUser.All",
+            );
             let refresh = random_token("refresh-");
             s.refresh
                 .insert(refresh.clone(), (pending.admin, pending.mailboxes));
@@ -650,7 +704,11 @@ fn microsoft_token(
                 json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": token}),
             )
         }
-        other => ms_error("unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'.")),
+        other => ms_error(
+            "unsupported_grant_type",
+            70003,
+            &format!("The app requested an unsupported grant type '{other}'."),
+        ),
     }
 }
 
@@ -664,7 +722,8 @@ fn authorize(tenant: &str, query: &HashMap<String, String>, s: &mut State) -> Re
         return (400, String::new(), json!({"error": "unauthorized_client"}));
     };
     let redirect = get("redirect_uri");
-    let loopback = redirect.starts_with("http://127.0.0.1:") || redirect.starts_with("http://localhost:");
+    let loopback =
+        redirect.starts_with("http://127.0.0.1:") || redirect.starts_with("http://localhost:");
     if get("response_type") != "code" || get("code_challenge_method") != "S256" || !loopback {
         return (400, String::new(), json!({"error": "invalid_request"}));
     }
@@ -716,10 +775,16 @@ fn google_token(
     let now = now_unix();
     let endpoint = format!("http://127.0.0.1:{port}/google/token");
     if claims["aud"] != endpoint.as_str() {
-        return google_error("invalid_grant", "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.");
+        return google_error(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.",
+        );
     }
     let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
-        return google_error("invalid_grant", "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.");
+        return google_error(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.",
+        );
     };
     if exp < now || exp - iat > 3600 || iat > now + 60 {
         return google_error("invalid_grant", "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
@@ -731,7 +796,12 @@ fn google_token(
     let Some(sub) = claims["sub"].as_str().filter(|u| s.users.contains(*u)) else {
         return google_error("invalid_grant", "Invalid email or User ID");
     };
-    let (token, expires_in) = issue(s, counters, BTreeSet::from([sub.to_string()]), scope.to_string().as_str());
+    let (token, expires_in) = issue(
+        s,
+        counters,
+        BTreeSet::from([sub.to_string()]),
+        scope.to_string().as_str(),
+    );
     (
         200,
         String::new(),
