@@ -22,6 +22,11 @@ pub fn export_to(dir: &Path) -> Result<(), ts_rs::ExportError> {
     AppView::export_all_to(dir)?;
     HostInfo::export_all_to(dir)?;
     CommandError::export_all_to(dir)?;
+    ferry_project::jobs::JobEvent::export_all_to(dir)?;
+    ferry_project::phases::destination::DestinationChoice::export_all_to(dir)?;
+    ferry_project::plan::AccountChange::export_all_to(dir)?;
+    ferry_project::credentials::CheckReport::export_all_to(dir)?;
+    ferry_imap::CertificateInfo::export_all_to(dir)?;
     Ok(())
 }
 

@@ -8,7 +8,8 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use ferry_project::discover::{DiscoverError, HostError};
-use ferry_project::store::StoreError;
+use ferry_project::phases::PhaseError;
+use ferry_project::project::ProjectError;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -31,6 +32,14 @@ pub enum ErrorCode {
     Busy,
     /// The admin closed a dialog without choosing (not shown as an error).
     Cancelled,
+    /// A step cannot run yet: an earlier one is missing (the message says which).
+    NotReady,
+    /// What the admin typed cannot be used (an empty password, a bad address).
+    Invalid,
+    /// A server could not be reached, or its certificate could not be read.
+    Connection,
+    /// The password store could not be opened.
+    Vault,
     /// Anything else (a bug): the message says what happened.
     Internal,
 }
@@ -165,9 +174,28 @@ fn host_error(err: &HostError, root: &Path) -> CommandError {
     }
 }
 
-impl From<StoreError> for CommandError {
-    fn from(err: StoreError) -> Self {
-        CommandError::new(ErrorCode::ProjectFile, err.to_string())
+impl From<ProjectError> for CommandError {
+    fn from(err: ProjectError) -> Self {
+        let code = match &err {
+            ProjectError::NoSuchAccount(_) | ProjectError::Invalid(_) => ErrorCode::Invalid,
+            _ => ErrorCode::ProjectFile,
+        };
+        CommandError::new(code, err.to_string())
+    }
+}
+
+/// A phase's error; discovery's are worded for a server at `root`.
+pub fn phase_error(err: PhaseError, root: &Path) -> CommandError {
+    match err {
+        PhaseError::Discover(e) => discover_error(e, root),
+        PhaseError::Project(e) => e.into(),
+        PhaseError::Busy(e) => CommandError::new(ErrorCode::Busy, e.to_string()),
+        PhaseError::NotReady(text) => CommandError::new(ErrorCode::NotReady, text),
+        PhaseError::Vault(text) => CommandError::new(
+            ErrorCode::Vault,
+            format!("The password store could not be opened: {text}"),
+        ),
+        other => CommandError::new(ErrorCode::Internal, other.to_string()),
     }
 }
 

@@ -1,38 +1,47 @@
 //! Ferry's desktop shell: the window, the menu-bar (tray) icon and one-line command adapters over
-//! `ferry_project`. No phase logic lives here: discovery, the migration file and the phase board
-//! are `ferry_project`'s; this crate only moves their values across IPC and shows the app's state
-//! in the menu bar.
+//! `ferry_project`. No phase logic lives here: the migration file, the phases, the status board
+//! and the jobs are `ferry_project`'s; this crate only moves their values across IPC, runs the
+//! long jobs on a thread of their own and shows the app's state in the menu bar.
 
 pub mod bindings;
 mod commands;
 mod error;
+mod host;
+mod jobs;
 mod tray;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use ferry_project::store::ProjectStore;
+use ferry_project::host::ProjectHost;
+use ferry_project::project::Project;
 use tauri::{Manager, Runtime};
 
-pub use commands::{AppView, HostInfo};
+pub use commands::{AppView, HostInfo, JobView};
 pub use error::{CommandError, ErrorCode};
+pub use host::AppHost;
 
 /// Environment variable naming the folder that holds the migration file; tests and the demo use it
-/// to keep their migration apart from the admin's. Default: the app's data folder.
+/// to keep their migration apart from the admin's (`FERRY_PROJECT` names the file itself).
 pub const PROJECT_DIR_ENV: &str = "FERRY_PROJECT_DIR";
 
 /// What every command shares.
 pub struct AppState {
-    pub store: ProjectStore,
+    pub project_path: PathBuf,
+    pub host: Arc<dyn ProjectHost>,
     /// One discovery at a time: a second click while one runs is refused, not queued.
-    busy: AtomicBool,
+    discovering: AtomicBool,
+    jobs: Arc<jobs::JobRegistry>,
 }
 
 impl AppState {
-    pub fn new(store: ProjectStore) -> Self {
+    pub fn new(project_path: PathBuf, host: Arc<dyn ProjectHost>) -> Self {
         AppState {
-            store,
-            busy: AtomicBool::new(false),
+            project_path,
+            host,
+            discovering: AtomicBool::new(false),
+            jobs: Arc::default(),
         }
     }
 }
@@ -46,13 +55,27 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::discover,
         commands::start_over,
         commands::choose_server_folder,
+        commands::record_decision,
+        commands::destination_presets,
+        commands::probe_certificate,
+        commands::choose_destination,
+        commands::change_account,
+        commands::set_password,
+        commands::check_logins,
+        commands::start_sync,
+        commands::cancel_job,
+        commands::watch_jobs,
     ])
 }
 
-fn project_dir<R: Runtime>(app: &tauri::App<R>) -> Result<PathBuf, tauri::Error> {
+/// The migration file: `FERRY_PROJECT`, else `FERRY_PROJECT_DIR/migration.ferry`, else the
+/// data folder's (`ferry_project::project::Project::default_path`).
+fn project_path() -> PathBuf {
     match std::env::var_os(PROJECT_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => app.path().app_data_dir(),
+        Some(dir) if !dir.is_empty() && std::env::var_os("FERRY_PROJECT").is_none() => {
+            PathBuf::from(dir).join(ferry_project::project::FILE_NAME)
+        }
+        _ => Project::default_path(),
     }
 }
 
@@ -60,13 +83,17 @@ fn project_dir<R: Runtime>(app: &tauri::App<R>) -> Result<PathBuf, tauri::Error>
 pub fn run() -> Result<(), tauri::Error> {
     let app = with_commands(tauri::Builder::default())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
-            let dir = project_dir(app)?;
-            tracing::info!(dir = %dir.display(), "migration folder");
-            let state = AppState::new(ProjectStore::in_dir(dir));
-            let migration = state.store.load().ok().flatten();
+            let path = project_path();
+            tracing::info!(path = %path.display(), "migration file");
+            let state = AppState::new(path, Arc::new(AppHost::from_env()));
+            let status = Project::open(&state.project_path)
+                .ok()
+                .and_then(|p| ferry_project::status::status(&p).ok());
+            tray::install(app, status.as_ref())?;
+            jobs::resume_interrupted(app.handle(), &state);
             app.manage(state);
-            tray::install(app, migration.as_ref())?;
             Ok(())
         })
         .on_window_event(|window, event| {

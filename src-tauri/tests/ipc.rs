@@ -4,8 +4,11 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use ferry_app::AppState;
-use ferry_project::store::ProjectStore;
+use ferry_project::host::ProjectHost;
+use ferry_vault::{MemoryVault, Secret, Vault, VaultError};
 use serde_json::{json, Value};
 use tauri::test::{
     get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
@@ -18,9 +21,46 @@ struct Running {
     webview: WebviewWindow<MockRuntime>,
 }
 
+/// The system clock and one password store in memory, shared by every vault opened.
+struct TestHost {
+    vault: Arc<MemoryVault>,
+}
+
+struct SharedVault(Arc<MemoryVault>);
+
+impl Vault for SharedVault {
+    fn get(&self, host: &str, user: &str) -> Result<Option<Secret>, VaultError> {
+        self.0.get(host, user)
+    }
+    fn set(&self, host: &str, user: &str, secret: &Secret) -> Result<(), VaultError> {
+        self.0.set(host, user, secret)
+    }
+    fn delete(&self, host: &str, user: &str) -> Result<bool, VaultError> {
+        self.0.delete(host, user)
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
+impl ProjectHost for TestHost {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+    fn vault(&self) -> Result<Box<dyn Vault>, String> {
+        Ok(Box::new(SharedVault(self.vault.clone())))
+    }
+}
+
 fn start(project_dir: &Path) -> Running {
+    let host = Arc::new(TestHost {
+        vault: Arc::new(MemoryVault::new()),
+    });
     let app = ferry_app::with_commands(mock_builder())
-        .manage(AppState::new(ProjectStore::in_dir(project_dir)))
+        .manage(AppState::new(
+            project_dir.join("migration.ferry"),
+            host as Arc<dyn ProjectHost>,
+        ))
         .build(mock_context(noop_assets()))
         .expect("app on the mock runtime");
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -71,25 +111,25 @@ fn a_new_migration_has_every_phase_and_nothing_discovered() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(dir.path());
     let view = app.invoke("app_view", json!({})).unwrap();
-    assert_eq!(view["migration"], Value::Null);
-    let phases = view["phases"].as_array().unwrap();
+    assert_eq!(view["inventory"], Value::Null);
+    let phases = view["status"]["phases"].as_array().unwrap();
     assert_eq!(phases.len(), 11);
     assert_eq!(phases[0]["phase"], "discover");
     assert_eq!(phases[0]["state"], "not_started");
     assert_eq!(phases[8]["phase"], "final_sync");
-    assert_eq!(phases[8]["built"], false);
-    assert!(view["project_file"]
-        .as_str()
-        .unwrap()
-        .ends_with("migration.json"));
+    assert_eq!(
+        view["project_file"],
+        dir.path().join("migration.ferry").display().to_string()
+    );
 }
 
 #[test]
-fn discovery_of_a_server_copy_is_returned_remembered_and_forgotten() {
+fn discovery_of_a_server_copy_is_returned_remembered_decided_and_forgotten() {
     let tmp = tempfile::tempdir().unwrap();
     let root = ferry_testkit::materialize_fixture(&tmp.path().join("fixture"));
     let project = tmp.path().join("project");
-    let expected = ferry_project::discover::run(&root).unwrap();
+    let expected = ferry_project::discover::run_copy(&root).unwrap();
+    assert!(!expected.warnings.is_empty(), "the fixture has warnings");
 
     let app = start(&project);
     let view = app
@@ -98,33 +138,89 @@ fn discovery_of_a_server_copy_is_returned_remembered_and_forgotten() {
             json!({ "source": { "kind": "copy", "root": root.to_str().unwrap() } }),
         )
         .unwrap();
-    let migration = &view["migration"];
-    assert_eq!(migration["source"]["kind"], "copy");
-    assert_eq!(migration["source"]["root"], root.to_str().unwrap());
+    assert_eq!(view["source"]["kind"], "copy");
+    assert_eq!(view["source"]["root"], root.to_str().unwrap());
     assert_eq!(
-        migration["inventory"],
+        view["inventory"]["inventory"],
         serde_json::to_value(&expected).unwrap()
     );
-    assert!(migration["discovered_at"].as_i64().unwrap() > 1_700_000_000);
-    let discover = &view["phases"][0];
-    let expected_state = if expected.warnings.is_empty() {
-        "done"
-    } else {
-        "needs_attention"
-    };
-    assert_eq!(discover["state"], expected_state);
+    assert!(view["inventory"]["taken_at"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(view["status"]["phases"][0]["state"], "needs_attention");
+    assert_eq!(
+        view["plan"].as_array().unwrap().len(),
+        expected.accounts.len() + expected.training_mailboxes.len()
+    );
     drop(app);
 
     // quit and reopen: the same migration comes back
     let app = start(&project);
     let again = app.invoke("app_view", json!({})).unwrap();
-    assert_eq!(again, view);
+    assert_eq!(again["inventory"], view["inventory"]);
+    assert_eq!(again["status"], view["status"]);
+
+    // a decision on every warning: Discover is done
+    let mut last = Value::Null;
+    for warning in &expected.warnings {
+        let code = serde_json::to_value(&warning.code).unwrap();
+        last = app
+            .invoke(
+                "record_decision",
+                json!({ "code": code, "subject": warning.subject.clone().unwrap_or_default(), "decision": "noted" }),
+            )
+            .unwrap();
+    }
+    assert_eq!(last["status"]["phases"][0]["state"], "done");
+    assert_eq!(
+        last["decisions"].as_array().unwrap().len(),
+        expected.warnings.len()
+    );
 
     // start over forgets it, on disk too
     let cleared = app.invoke("start_over", json!({})).unwrap();
-    assert_eq!(cleared["migration"], Value::Null);
-    assert_eq!(cleared["phases"][0]["state"], "not_started");
-    assert!(!project.join("migration.json").exists());
+    assert_eq!(cleared["inventory"], Value::Null);
+    assert_eq!(cleared["status"]["phases"][0]["state"], "not_started");
+}
+
+#[test]
+fn a_password_goes_into_the_vault_and_never_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = ferry_testkit::materialize_fixture(&tmp.path().join("fixture"));
+    let app = start(&tmp.path().join("project"));
+    app.invoke(
+        "discover",
+        json!({ "source": { "kind": "copy", "root": root.to_str().unwrap() } }),
+    )
+    .unwrap();
+    let view = app
+        .invoke(
+            "choose_destination",
+            json!({ "choice": { "preset": "genericImap", "imap_host": "imap.new.example", "imap_port": 993,
+                "imap_security": "tls", "smtp_host": null, "pinned_sha256": null } }),
+        )
+        .unwrap();
+    assert_eq!(view["destination"]["imap"]["host"], "imap.new.example");
+    let account = view["plan"][0]["source_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = "Zebra-Quartz-7781!";
+    let view = app
+        .invoke(
+            "set_password",
+            json!({ "sourceAddress": account, "password": secret }),
+        )
+        .unwrap();
+    assert!(
+        !view.to_string().contains(secret),
+        "the view carries the password"
+    );
+    let err = app
+        .invoke(
+            "set_password",
+            json!({ "sourceAddress": account, "password": "" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
 }
 
 #[test]
@@ -220,10 +316,14 @@ fn a_malformed_request_is_refused() {
 #[test]
 fn a_damaged_migration_file_is_reported_not_discarded() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("migration.json"), b"{ not json").unwrap();
+    let file = tmp.path().join("migration.ferry");
+    std::fs::write(&file, b"{ not a database").unwrap();
     let app = start(tmp.path());
     let err = app.invoke("app_view", json!({})).unwrap_err();
     assert_eq!(err["code"], "project_file", "{err}");
-    assert!(err["message"].as_str().unwrap().contains("migration.json"));
-    assert!(tmp.path().join("migration.json").exists());
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains(file.to_str().unwrap()));
+    assert_eq!(std::fs::read(&file).unwrap(), b"{ not a database");
 }

@@ -3,7 +3,16 @@ import type { Account } from "../src/bindings/Account";
 import type { AppView } from "../src/bindings/AppView";
 import type { HostInfo } from "../src/bindings/HostInfo";
 import type { Inventory } from "../src/bindings/Inventory";
-import type { PhaseStatus } from "../src/bindings/PhaseStatus";
+import type { AccountChange } from "../src/bindings/AccountChange";
+import type { CheckReport } from "../src/bindings/CheckReport";
+import type { Decision } from "../src/bindings/Decision";
+import type { Destination } from "../src/bindings/Destination";
+import type { DestinationChoice } from "../src/bindings/DestinationChoice";
+import type { JobEvent } from "../src/bindings/JobEvent";
+import type { JobKind } from "../src/bindings/JobKind";
+import type { PhaseLine } from "../src/bindings/PhaseLine";
+import type { PlannedAccount } from "../src/bindings/PlannedAccount";
+import type { Security } from "../src/bindings/Security";
 import type { Source } from "../src/bindings/Source";
 import type { Host } from "../src/ipc/types";
 
@@ -60,39 +69,95 @@ export function inventory(): Inventory {
 const TITLES = ["Discover", "Destination", "Credentials", "Initial sync", "Review", "DNS prep", "Cut-over", "Profiles", "Final sync", "Quarantine", "Decommission"];
 const IDS = ["discover", "destination", "credentials", "initial_sync", "review", "dns_prep", "cutover", "profiles", "final_sync", "quarantine", "decommission"] as const;
 
-export function phases(discover: PhaseStatus["state"], note: string | null = null): PhaseStatus[] {
+export function phases(discover: PhaseLine["state"], note: string | null = null, blockers: Partial<Record<(typeof IDS)[number], string[]>> = {}): PhaseLine[] {
   return IDS.map((phase, i) => ({
     phase,
     number: i + 1,
     title: TITLES[i],
     summary: `${TITLES[i]} summary`,
     state: i === 0 ? discover : "not_started",
-    built: i === 0,
-    note: i === 0 ? note : "Not built yet in this version of Ferry",
+    note: i === 0 ? note : null,
+    blockers: blockers[phase] ?? (i === 0 ? [] : ["Discover the old server first."]),
   }));
 }
 
 export function emptyView(): AppView {
-  return { migration: null, phases: phases("not_started"), project_file: "/data/migration.json" };
-}
-
-export function discoveredView(source: Source): AppView {
   return {
-    migration: { format: 1, source, inventory: inventory(), discovered_at: 1_764_400_000 },
-    phases: phases("needs_attention", "2 warnings to read"),
-    project_file: "/data/migration.json",
+    status: { phases: phases("not_started"), next: "discover", headline: "Start by discovering the old server.", server: null },
+    source: null,
+    inventory: null,
+    destination: null,
+    destination_pin: null,
+    plan: [],
+    decisions: [],
+    login_checks: [],
+    job: null,
+    project_file: "/data/migration.ferry",
   };
 }
 
-/** A host that answers from memory and records the calls. */
+export function planFrom(inv: Inventory): PlannedAccount[] {
+  return inv.accounts.map((a) => ({
+    source_address: a.addresses[0],
+    login: a.short_name,
+    guid: a.guid,
+    store: a.store,
+    dest_address: a.addresses[0],
+    included: true,
+    method: "store",
+    kind: "user",
+    messages: a.messages,
+    bytes: a.bytes,
+    present: true,
+  }));
+}
+
+export function discoveredView(source: Source): AppView {
+  const inv = inventory();
+  return {
+    ...emptyView(),
+    status: { phases: phases("needs_attention", "3 accounts found; 2 warnings to decide on", { credentials: ["Choose the new mail host first."] }), next: "destination", headline: "Choose the new mail host.", server: inv.hostname },
+    source,
+    inventory: { inventory: inv, taken_at: 1_764_400_000 },
+    plan: planFrom(inv),
+  };
+}
+
+export function generic(host: string, port: number): Destination {
+  return {
+    preset: "genericImap",
+    name: host,
+    imap: { host, port, security: "tls" },
+    smtp: { host, port: 587, security: "startTls" },
+    auth: "password",
+    login: "fullAddress",
+    imapPathPrefix: null,
+    limits: { max_message_size: null, max_connections_per_user: null, daily_upload_bytes: null },
+    clientAccount: { kind: "imap" },
+    signIn: { accepted: ["password"], appPasswordRequires: null, appPasswordPage: null },
+    needs: ["The host name of its IMAP server"],
+  } as unknown as Destination;
+}
+
+/** A host that answers from memory and records the calls (never a password in them). */
 export class FakeHost implements Host {
   calls: string[] = [];
   view: AppView = emptyView();
   failDiscover: unknown = null;
-  info: HostInfo = { os: "linux", this_mac_available: false, suggested_root: null };
+  failNext: unknown = null;
+  info: HostInfo = { os: "linux", this_mac_available: false, suggested_root: null, suggested_imap: null };
+  chosenFolder: string | null = null;
+  /** Passwords as the host received them (the test checks they never come back). */
+  received: Record<string, string> = {};
+  listener: ((e: JobEvent) => void) | null = null;
   private release: (() => void) | null = null;
   hold = false;
 
+  private fail() {
+    const f = this.failNext;
+    this.failNext = null;
+    if (f) throw f;
+  }
   async hostInfo() {
     return this.info;
   }
@@ -110,7 +175,6 @@ export class FakeHost implements Host {
   finish() {
     this.release?.();
   }
-  chosenFolder: string | null = null;
   async chooseServerFolder() {
     this.calls.push("choose_server_folder");
     return this.chosenFolder;
@@ -119,5 +183,73 @@ export class FakeHost implements Host {
     this.calls.push("start_over");
     this.view = emptyView();
     return this.view;
+  }
+  async recordDecision(code: string, subject: string, decision: string) {
+    this.calls.push(`decide ${code} ${subject} ${decision}`);
+    const decisions: Decision[] = [...this.view.decisions.filter((d) => !(d.code === code && d.subject === subject)), { code, subject, decision, decided_at: 1_764_400_100 }];
+    const open = this.view.inventory!.inventory.warnings.filter((w) => !decisions.some((d) => d.code === w.code && d.subject === (w.subject ?? ""))).length;
+    const ph = this.view.status.phases.map((p) => (p.phase === "discover" ? { ...p, state: open === 0 ? ("done" as const) : ("needs_attention" as const) } : p));
+    this.view = { ...this.view, decisions, status: { ...this.view.status, phases: ph } };
+    return this.view;
+  }
+  async destinationPresets() {
+    return [{ ...generic("imap.gmail.com", 993), preset: "googleWorkspace", name: "Google Workspace" } as Destination, generic("", 993)];
+  }
+  async probeCertificate(host: string, port: number, security: Security) {
+    this.calls.push(`probe ${host}:${port} ${security}`);
+    this.fail();
+    return { sha256: "ab".repeat(32), subject: `CN=${host}`, issuer: `CN=${host}`, not_before: "2026-01-01T00:00:00Z", not_after: "2027-01-01T00:00:00Z", dns_names: [host], reason: "self-signed" };
+  }
+  async chooseDestination(choice: DestinationChoice) {
+    this.calls.push(`destination ${JSON.stringify(choice)}`);
+    this.fail();
+    const phasesNow = this.view.status.phases.map((p) => (p.phase === "credentials" || p.phase === "initial_sync" ? { ...p, blockers: [] } : p));
+    this.view = { ...this.view, destination: generic(choice.imap_host ?? "", choice.imap_port ?? 993), destination_pin: choice.pinned_sha256, status: { ...this.view.status, phases: phasesNow } };
+    return this.view;
+  }
+  async changeAccount(sourceAddress: string, change: AccountChange) {
+    this.calls.push(`change ${sourceAddress} ${JSON.stringify(change)}`);
+    this.view = {
+      ...this.view,
+      plan: this.view.plan.map((a) =>
+        a.source_address !== sourceAddress ? a : change.change === "included" ? { ...a, included: change.value } : change.change === "dest_address" ? { ...a, dest_address: change.value } : { ...a, method: change.value },
+      ),
+    };
+    return this.view;
+  }
+  async setPassword(sourceAddress: string, password: string) {
+    this.calls.push(`password ${sourceAddress}`);
+    this.received[sourceAddress] = password;
+    return this.view;
+  }
+  async checkLogins(): Promise<CheckReport> {
+    this.calls.push("check_logins");
+    this.view = {
+      ...this.view,
+      login_checks: this.view.plan.map((a) => ({
+        account: a.source_address,
+        side: "destination" as const,
+        status: this.received[a.source_address] ? (this.received[a.source_address] === "wrong" ? "wrong_password" : "ok") : "missing_password",
+        advice: this.received[a.source_address] === "wrong" ? "Check the password on the new host." : "",
+        checked_at: 1_764_400_200,
+      })),
+    };
+    return { results: [], ok: 0, problems: 0, source_from_store: true };
+  }
+  async startSync(kind: JobKind) {
+    this.calls.push(`start ${kind}`);
+    this.fail();
+    return "job-1";
+  }
+  async cancelJob() {
+    this.calls.push("cancel");
+    return true;
+  }
+  async watchJobs(onEvent: (e: JobEvent) => void) {
+    this.listener = onEvent;
+    return this.view.job;
+  }
+  emit(e: JobEvent) {
+    this.listener?.(e);
   }
 }

@@ -24,15 +24,16 @@ async function discoverCopy(path: string) {
 }
 
 describe("the wizard's frame", () => {
-  it("lists all eleven phases; unbuilt ones say so", async () => {
+  it("lists all eleven phases; a step not in the app yet says so, with what blocks it", async () => {
     await Wizard.start(root, host);
     const items = root.querySelectorAll(".phases button");
     expect(items.length).toBe(11);
-    expect(tid("phase-discover")!.textContent).toContain("Not started");
-    expect(tid("phase-final_sync")!.textContent).toContain("Not built yet");
+    expect(tid("phase-discover")!.textContent).toBe("1DiscoverNot started");
+    expect(tid("headline")!.textContent).toBe("Start by discovering the old server.");
     tid("phase-profiles")!.click();
     expect(tid("screen-profiles")).not.toBeNull();
-    expect(tid("not-built")!.textContent).toContain("Not built yet");
+    expect(tid("blockers")!.textContent).toBe("Discover the old server first.");
+    expect(tid("not-built")!.textContent).toContain("does not show this step yet");
   });
 
   it("offers only a copy on a machine that is not the Mac server", async () => {
@@ -42,13 +43,13 @@ describe("the wizard's frame", () => {
   });
 
   it("fills in a suggested server copy", async () => {
-    host.info = { os: "linux", this_mac_available: false, suggested_root: "/demo/macos-server-5" };
+    host.info = { os: "linux", this_mac_available: false, suggested_root: "/demo/macos-server-5", suggested_imap: null };
     await Wizard.start(root, host);
     expect((tid("root-input") as HTMLInputElement).value).toBe("/demo/macos-server-5");
   });
 
   it("preselects this Mac on macOS", async () => {
-    host.info = { os: "macos", this_mac_available: true, suggested_root: null };
+    host.info = { os: "macos", this_mac_available: true, suggested_root: null, suggested_imap: null };
     await Wizard.start(root, host);
     expect((tid("source-this_mac") as HTMLInputElement).checked).toBe(true);
     expect((tid("root-input") as HTMLInputElement).disabled).toBe(true);
@@ -106,7 +107,7 @@ describe("discovery", () => {
   });
 
   it("shows an error with its fix, and keeps the form", async () => {
-    host.info = { os: "macos", this_mac_available: true, suggested_root: null };
+    host.info = { os: "macos", this_mac_available: true, suggested_root: null, suggested_imap: null };
     host.failDiscover = { code: "permission_denied", message: "Ferry cannot open the folder /: the system does not allow Ferry to read it." };
     await Wizard.start(root, host);
     tid("discover-button")!.click();
@@ -132,6 +133,9 @@ describe("discovery", () => {
       return host.view;
     })());
     await Wizard.start(root, host);
+    // the migration's next step opens first
+    expect(tid("screen-destination")).not.toBeNull();
+    tid("phase-discover")!.click();
     expect(tid("results")).not.toBeNull();
     expect(root.textContent).toContain("Read from /remembered");
     tid("start-over")!.click();
@@ -192,8 +196,9 @@ describe("discovery", () => {
   it("never renders server-provided text as HTML", async () => {
     await Wizard.start(root, host);
     await discoverCopy("/srv/copy");
-    host.view.migration!.inventory!.hostname = "<img src=x onerror=alert(1)>";
+    host.view.inventory!.inventory.hostname = "<img src=x onerror=alert(1)>";
     const w = new Wizard(root, host, host.info, host.view);
+    w.state.selected = "discover";
     w.render();
     expect(tid("hostname")!.textContent).toBe("<img src=x onerror=alert(1)>");
     expect(root.querySelector("img")).toBeNull();

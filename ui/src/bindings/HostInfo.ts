@@ -15,4 +15,9 @@ this_mac_available: boolean,
 /**
  * A server copy to offer in the path field (`FERRY_SUGGESTED_ROOT`; the demo sets it).
  */
-suggested_root: string | null, };
+suggested_root: string | null, 
+/**
+ * A destination to offer on the Destination screen (`FERRY_SUGGESTED_IMAP`, `host:port`;
+ * the demo sets it to its local server).
+ */
+suggested_imap: string | null, };

@@ -1,10 +1,10 @@
 // The only module that imports @tauri-apps/*: everything else talks to the `Host` interface, so
 // the wizard runs (and is tested) without Tauri.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppView } from "../bindings/AppView";
 import type { CommandError } from "../bindings/CommandError";
-import type { HostInfo } from "../bindings/HostInfo";
-import type { Source } from "../bindings/Source";
+import type { JobEvent } from "../bindings/JobEvent";
+import type { JobView } from "../bindings/JobView";
 import type { Host } from "./types";
 import { asCommandError } from "./types";
 
@@ -17,9 +17,23 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 }
 
 export const tauriHost: Host = {
-  hostInfo: () => call<HostInfo>("host_info"),
+  hostInfo: () => call("host_info"),
   appView: () => call<AppView>("app_view"),
-  discover: (source: Source) => call<AppView>("discover", { source }),
+  discover: (source) => call<AppView>("discover", { source }),
   startOver: () => call<AppView>("start_over"),
   chooseServerFolder: () => call<string | null>("choose_server_folder"),
+  recordDecision: (code, subject, decision) => call<AppView>("record_decision", { code, subject, decision }),
+  destinationPresets: () => call("destination_presets"),
+  probeCertificate: (host, port, security) => call("probe_certificate", { host, port, security }),
+  chooseDestination: (choice) => call<AppView>("choose_destination", { choice }),
+  changeAccount: (sourceAddress, change) => call<AppView>("change_account", { sourceAddress, change }),
+  setPassword: (sourceAddress, password) => call<AppView>("set_password", { sourceAddress, password }),
+  checkLogins: () => call("check_logins"),
+  startSync: (kind) => call<string>("start_sync", { kind }),
+  cancelJob: () => call<boolean>("cancel_job"),
+  watchJobs: (onEvent) => {
+    const channel = new Channel<JobEvent>();
+    channel.onmessage = onEvent;
+    return call<JobView | null>("watch_jobs", { channel });
+  },
 };

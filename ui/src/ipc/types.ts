@@ -1,7 +1,16 @@
 // What the wizard needs from its host (the Tauri app, or a fake in tests).
+import type { AccountChange } from "../bindings/AccountChange";
 import type { AppView } from "../bindings/AppView";
+import type { CertificateInfo } from "../bindings/CertificateInfo";
+import type { CheckReport } from "../bindings/CheckReport";
 import type { CommandError } from "../bindings/CommandError";
+import type { Destination } from "../bindings/Destination";
+import type { DestinationChoice } from "../bindings/DestinationChoice";
 import type { HostInfo } from "../bindings/HostInfo";
+import type { JobEvent } from "../bindings/JobEvent";
+import type { JobKind } from "../bindings/JobKind";
+import type { JobView } from "../bindings/JobView";
+import type { Security } from "../bindings/Security";
 import type { Source } from "../bindings/Source";
 
 export interface Host {
@@ -11,6 +20,18 @@ export interface Host {
   startOver(): Promise<AppView>;
   /** The system's folder chooser; `null` when the admin cancels. */
   chooseServerFolder(): Promise<string | null>;
+  recordDecision(code: string, subject: string, decision: string): Promise<AppView>;
+  destinationPresets(): Promise<Destination[]>;
+  probeCertificate(host: string, port: number, security: Security): Promise<CertificateInfo>;
+  chooseDestination(choice: DestinationChoice): Promise<AppView>;
+  changeAccount(sourceAddress: string, change: AccountChange): Promise<AppView>;
+  /** One way only: the password is never returned, nor is any view carrying it. */
+  setPassword(sourceAddress: string, password: string): Promise<AppView>;
+  checkLogins(): Promise<CheckReport>;
+  startSync(kind: JobKind): Promise<string>;
+  cancelJob(): Promise<boolean>;
+  /** Job events as they happen (a Tauri channel: never polled); returns the current job. */
+  watchJobs(onEvent: (event: JobEvent) => void): Promise<JobView | null>;
 }
 
 /** Commands fail with a CommandError; anything else (a bug, a lost IPC) becomes an `internal` one. */

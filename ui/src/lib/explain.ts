@@ -69,6 +69,10 @@ const WARNINGS: Record<WarningCode, Explanation> = {
     title: "A mailbox over its quota",
     todo: "The mailbox holds more than its quota allows. Make sure the new host gives this account enough space, or the copy will stop when it is full.",
   },
+  outside_root: {
+    title: "A path that leads out of the server's folder",
+    todo: "The server's configuration or directory names a place outside the folder Ferry was given (through '..' or a link), so Ferry did not read it. If this is a copy of the server, copy what the path points at into the copy, or correct the path; then run discovery again.",
+  },
 };
 
 export function explainWarning(code: WarningCode): Explanation {
@@ -76,6 +80,41 @@ export function explainWarning(code: WarningCode): Explanation {
 }
 
 export const WARNING_CODES = Object.keys(WARNINGS) as WarningCode[];
+
+export interface DecisionChoice {
+  /** What the project records. */
+  value: string;
+  /** The button, in the admin's words. */
+  label: string;
+}
+
+// The answers a warning asks for; each is recorded in the migration, so the step is done.
+const CHOICES: Partial<Record<WarningCode, DecisionChoice[]>> = {
+  address_not_in_virtual_users: [
+    { value: "alias", label: "I will create it as an alias on the new host" },
+    { value: "drop", label: "Not needed" },
+  ],
+  orphan_store: [
+    { value: "keep", label: "Keep it: I will archive it" },
+    { value: "skip", label: "Not needed" },
+  ],
+  duplicate_role: [
+    { value: "merge", label: "Copy both into the one folder" },
+    { value: "noted", label: "I will map them myself" },
+  ],
+  deleted_pending: [
+    { value: "copy", label: "Copy them too" },
+    { value: "erase_first", label: "Users will erase them first" },
+  ],
+  virtual_user_unknown: [
+    { value: "drop", label: "Not needed" },
+    { value: "alias", label: "I will create it on the new host" },
+  ],
+};
+
+export function decisionChoices(code: WarningCode): DecisionChoice[] {
+  return CHOICES[code] ?? [{ value: "noted", label: "Noted" }];
+}
 
 export interface ErrorHelp {
   title: string;
@@ -97,6 +136,10 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
     server_tools: "The server's own tools did not answer",
     copy_without_commands: "This copy lacks the server's directory",
     cancelled: "Nothing was chosen",
+    not_ready: "An earlier step is missing",
+    invalid: "That cannot be used",
+    connection: "Ferry could not reach the server",
+    vault: "The password store could not be opened",
     project_file: "Ferry could not save or read this migration",
     busy: "Discovery is already running",
     internal: "Something went wrong inside Ferry",
@@ -134,6 +177,21 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
       break;
     case "cancelled":
       steps = ["Choose again when you are ready."];
+      break;
+    case "not_ready":
+      steps = ["Do the step the message names first, then come back."];
+      break;
+    case "invalid":
+      steps = ["Correct what the message names, then try again."];
+      break;
+    case "connection":
+      steps = ["Check the host name and port, and that this computer can reach the server (network, firewall), then try again."];
+      break;
+    case "vault":
+      steps =
+        os === "macos"
+          ? ["Unlock the login keychain (Keychain Access), then try again."]
+          : ["Sign in to a desktop session with a keyring (GNOME Keyring, KWallet), then try again."];
       break;
     case "project_file":
       steps = ["Check the free disk space and the permissions of the folder named in the message."];

@@ -7,17 +7,20 @@ import type { Folder } from "../bindings/Folder";
 import type { FolderRole } from "../bindings/FolderRole";
 import type { HostInfo } from "../bindings/HostInfo";
 import type { Inventory } from "../bindings/Inventory";
-import type { Migration } from "../bindings/Migration";
+import type { Snapshot } from "../bindings/Snapshot";
+import type { Source } from "../bindings/Source";
 import type { SourceKind } from "../bindings/SourceKind";
+import type { Decision } from "../bindings/Decision";
 import type { Warning } from "../bindings/Warning";
 import { h } from "../lib/dom";
-import { explainError, explainWarning } from "../lib/explain";
+import { decisionChoices, explainError, explainWarning } from "../lib/explain";
 import { bytes, count, percent, plural, when } from "../lib/format";
 import { type AccountKey, type SortOrder, displayName, sortAccounts } from "../lib/sort";
 
 export interface DiscoverProps {
   host: HostInfo;
-  migration: Migration | null;
+  source: Source | null;
+  snapshot: Snapshot | null;
   running: boolean;
   error: CommandError | null;
   /** The admin asked to pick another server while a result is shown. */
@@ -29,6 +32,7 @@ export interface DiscoverProps {
   projectFile: string;
   /** A question waiting for the admin before something that cannot be undone. */
   confirm: DiscoverConfirm | null;
+  decisions: Decision[];
 }
 
 /** What waits for a yes: forgetting the migration, or replacing it with another server's. */
@@ -46,6 +50,7 @@ export interface DiscoverActions {
   chooseFolder(): void;
   confirmed(): void;
   cancelConfirm(): void;
+  decide(code: string, subject: string, decision: string): void;
   sortBy(key: AccountKey): void;
   toggleFolders(id: string): void;
 }
@@ -55,14 +60,14 @@ export const DISCOVER_LEAD =
 
 /** The Discover step's body (the wizard's frame adds the title and Back/Continue). */
 export function discoverBody(p: DiscoverProps, a: DiscoverActions): (HTMLElement | null)[] {
-  const inventory = p.migration?.inventory ?? null;
+  const inventory = p.snapshot?.inventory ?? null;
   const showForm = !inventory || p.choosing;
   return [
-    p.confirm && p.migration?.inventory ? confirmPanel(p.confirm, p.migration.inventory, a) : null,
+    p.confirm && inventory ? confirmPanel(p.confirm, inventory, a) : null,
     showForm ? sourceForm(p, a, inventory !== null) : null,
     p.running ? runningNote() : null,
     p.error ? errorPanel(p.error, p.host.os) : null,
-    inventory && !showForm && p.migration ? results(p.migration, inventory, p, a) : null,
+    inventory && !showForm && p.snapshot && p.source ? results(p.source, p.snapshot, inventory, p, a) : null,
   ];
 }
 
@@ -196,8 +201,8 @@ function errorPanel(err: CommandError, os: string): HTMLElement {
   );
 }
 
-function results(m: Migration, inv: Inventory, p: DiscoverProps, a: DiscoverActions): HTMLElement {
-  const where = m.source.kind === "this_mac" ? "this Mac" : m.source.root;
+function results(source: Source, snapshot: Snapshot, inv: Inventory, p: DiscoverProps, a: DiscoverActions): HTMLElement {
+  const where = source.kind === "this_mac" ? "this Mac" : source.root;
   return h(
     "div",
     { class: "results", "data-testid": "results" },
@@ -208,7 +213,7 @@ function results(m: Migration, inv: Inventory, p: DiscoverProps, a: DiscoverActi
         "div",
         { class: "source-where" },
         h("strong", { "data-testid": "hostname" }, inv.hostname),
-        h("span", { class: "sub" }, `Read from ${where}`, m.discovered_at !== null ? ` on ${when(m.discovered_at)}` : null),
+        h("span", { class: "sub" }, `Read from ${where} on ${when(snapshot.taken_at)}`),
       ),
       h(
         "div",
@@ -220,7 +225,7 @@ function results(m: Migration, inv: Inventory, p: DiscoverProps, a: DiscoverActi
     ),
     summary(inv),
     accountsTable(inv, p, a),
-    warnings(inv.warnings),
+    warnings(inv.warnings, p.decisions, a),
     otherMailboxes(inv, p, a),
     aliases(inv),
     h(
@@ -249,26 +254,48 @@ function summary(inv: Inventory): HTMLElement {
   );
 }
 
-function warnings(list: Warning[]): HTMLElement | null {
+function warnings(list: Warning[], decisions: Decision[], a: DiscoverActions): HTMLElement | null {
   if (list.length === 0) {
     return h("div", { class: "card ok", "data-testid": "no-warnings" }, "Nothing unusual found: every account, address and mailbox fits together.");
   }
+  const decided = (w: Warning) => decisions.find((d) => d.code === w.code && d.subject === (w.subject ?? ""));
+  const open = list.filter((w) => !decided(w)).length;
   return h(
     "section",
     { class: "card warnings", "data-testid": "warnings" },
-    h("h2", {}, `Needs your attention (${list.length})`),
-    h("p", { class: "section-lead" }, "None of these stop the migration. Each says what Ferry found and what you should decide or do before you copy."),
+    h("h2", {}, open > 0 ? `Needs your decision (${open} of ${list.length})` : `Decided (${list.length})`),
+    h("p", { class: "section-lead" }, "None of these stop the migration. Each says what Ferry found and what you should decide; record your decision with the buttons, so this step is done."),
     h(
       "ul",
       { class: "warning-list" },
       list.map((w) => {
         const ex = explainWarning(w.code);
+        const d = decided(w);
+        const subject = w.subject ?? "";
+        const choices = decisionChoices(w.code);
         return h(
           "li",
-          { class: "warning", "data-testid": `warning-${w.code}`, "data-code": w.code },
-          h("div", { class: "warning-head" }, h("span", { class: "warning-icon", "aria-hidden": "true" }, "!"), h("strong", {}, ex.title), w.subject ? h("span", { class: "chip" }, w.subject) : null),
+          { class: `warning${d ? " decided" : ""}`, "data-testid": `warning-${w.code}`, "data-code": w.code },
+          h("div", { class: "warning-head" }, h("span", { class: "warning-icon", "aria-hidden": "true" }, d ? "✓" : "!"), h("strong", {}, ex.title), w.subject ? h("span", { class: "chip" }, w.subject) : null),
           h("p", { class: "warning-found" }, w.message),
           h("p", { class: "warning-todo" }, h("span", { class: "label" }, "What to do: "), ex.todo),
+          d
+            ? h(
+                "p",
+                { class: "decision", "data-testid": "decision" },
+                h("span", { class: "label" }, "Your decision: "),
+                choices.find((c) => c.value === d.decision)?.label ?? d.decision,
+                choices
+                  .filter((c) => c.value !== d.decision)
+                  .map((c) => h("button", { type: "button", class: "quiet small", "data-testid": `decide-${c.value}`, onclick: () => a.decide(w.code, subject, c.value) }, `Change to: ${c.label}`)),
+              )
+            : h(
+                "div",
+                { class: "actions decision-choices" },
+                choices.map((c) =>
+                  h("button", { type: "button", class: "secondary small", "data-testid": `decide-${c.value}`, onclick: () => a.decide(w.code, subject, c.value) }, c.label),
+                ),
+              ),
         );
       }),
     ),

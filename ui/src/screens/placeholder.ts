@@ -1,15 +1,17 @@
-import type { PhaseStatus } from "../bindings/PhaseStatus";
+import type { PhaseLine } from "../bindings/PhaseLine";
 import { h } from "../lib/dom";
 
-/** A step this version of Ferry cannot do yet: say what it will do, and that it is not here. */
-export function placeholderBody(_phase: PhaseStatus): HTMLElement[] {
+/** A step this version of the app does not show yet: what it will do, and what blocks it. */
+export function placeholderBody(phase: PhaseLine): HTMLElement[] {
   return [
+    phase.blockers.length > 0
+      ? h("ul", { class: "blockers", "data-testid": "blockers" }, phase.blockers.map((b) => h("li", {}, b)))
+      : h("span", {}),
     h(
       "div",
       { class: "notice", "data-testid": "not-built" },
-      h("strong", {}, "Not built yet. "),
-      "This version of Ferry cannot do this step yet. Nothing here changes your servers. ",
-      "Discovery (step 1) works today: it tells you what there is to move.",
+      h("strong", {}, "Not in the app yet. "),
+      "This version of the app does not show this step yet. Nothing here changes your servers.",
     ),
   ];
 }

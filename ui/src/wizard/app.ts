@@ -1,25 +1,38 @@
 // The wizard: state, the sidebar of phases, and the selected phase's screen. Rendering is a pure
-// function of the state; every change re-renders (the screens are small), except typing in the
-// path field, which only records the value so the caret stays put.
+// function of the state. Typing only records the value (no re-render), and job progress, which
+// can arrive many times a second, re-renders at most once per animation frame; the focused field
+// and its caret are kept across a re-render, so live progress never steals what the admin types.
 import type { AppView } from "../bindings/AppView";
+import type { CertificateInfo } from "../bindings/CertificateInfo";
 import type { CommandError } from "../bindings/CommandError";
+import type { Destination } from "../bindings/Destination";
 import type { HostInfo } from "../bindings/HostInfo";
+import type { JobEvent } from "../bindings/JobEvent";
+import type { JobKind } from "../bindings/JobKind";
+import type { JobView } from "../bindings/JobView";
 import type { Phase } from "../bindings/Phase";
-import type { PhaseStatus } from "../bindings/PhaseStatus";
+import type { PhaseLine } from "../bindings/PhaseLine";
 import type { SourceKind } from "../bindings/SourceKind";
 import type { Host } from "../ipc/types";
 import { asCommandError } from "../ipc/types";
 import { clear, h } from "../lib/dom";
 import { type SortOrder, nextOrder } from "../lib/sort";
+import { CREDENTIALS_LEAD, credentialsBody } from "../screens/credentials";
+import { DESTINATION_LEAD, type DestinationForm, destinationBody } from "../screens/destination";
 import { DISCOVER_LEAD, type DiscoverConfirm, discoverBody } from "../screens/discover";
 import { placeholderBody } from "../screens/placeholder";
+import { SYNC_LEAD, syncBody } from "../screens/sync";
 import { frame } from "./frame";
 import { sidebar } from "./sidebar";
+
+/** How many throughput samples the chart keeps. */
+const RATE_SAMPLES = 120;
 
 export interface WizardState {
   host: HostInfo;
   view: AppView;
   selected: Phase;
+  /** A command in flight (discovery, a certificate check, a login check). */
   running: boolean;
   error: CommandError | null;
   choosing: boolean;
@@ -28,25 +41,43 @@ export interface WizardState {
   sort: SortOrder;
   expanded: Set<string>;
   confirm: DiscoverConfirm | null;
+  presets: Destination[];
+  destForm: DestinationForm;
+  editingDestination: boolean;
+  certificate: CertificateInfo | null;
+  trusted: boolean;
+  typed: Record<string, string>;
+  stored: Set<string>;
+  shown: Set<string>;
+  job: JobView | null;
+  rates: number[];
+  confirmSync: boolean;
 }
 
-/** The sidebar's phases, with the running one shown as running while a command is in flight. */
-export function phasesFor(state: WizardState): PhaseStatus[] {
-  return state.view.phases.map((p) =>
-    p.phase === "discover" && state.running ? { ...p, state: "running", note: null } : p,
+/** The sidebar's phases, with Discover shown as running while a discovery is in flight. */
+export function phasesFor(state: WizardState): PhaseLine[] {
+  return state.view.status.phases.map((p) =>
+    p.phase === "discover" && state.running && state.selected === "discover" ? { ...p, state: "running", note: null } : p,
   );
 }
 
 /** What keeps the admin from continuing past `phase`; null when nothing does. */
-export function blockedBy(phase: PhaseStatus, s: WizardState): string | null {
+export function blockedBy(phase: PhaseLine, s: WizardState): string | null {
   if (s.running) return "Wait for the running step to finish.";
-  if (phase.phase === "discover" && !s.view.migration?.inventory) return "Discover the old server first.";
-  if (!phase.built) return "This step is not built yet.";
+  if (phase.phase === "discover" && !s.view.inventory) return "Discover the old server first.";
+  if (phase.phase === "destination" && !s.view.destination) return "Choose the new mail host first.";
   return null;
+}
+
+function splitImap(suggested: string | null): { host: string; port: string } {
+  if (!suggested) return { host: "", port: "993" };
+  const at = suggested.lastIndexOf(":");
+  return at > 0 ? { host: suggested.slice(0, at), port: suggested.slice(at + 1) } : { host: suggested, port: "993" };
 }
 
 export class Wizard {
   state: WizardState;
+  private frameRequested = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -54,11 +85,12 @@ export class Wizard {
     hostInfo: HostInfo,
     view: AppView,
   ) {
-    const source = view.migration?.source;
+    const source = view.source;
+    const imap = splitImap(hostInfo.suggested_imap);
     this.state = {
       host: hostInfo,
       view,
-      selected: "discover",
+      selected: view.status.next ?? "discover",
       running: false,
       error: null,
       choosing: false,
@@ -67,14 +99,28 @@ export class Wizard {
       sort: { key: "bytes", direction: "descending" },
       expanded: new Set(),
       confirm: null,
+      presets: [],
+      destForm: { preset: hostInfo.suggested_imap ? "genericImap" : null, host: imap.host, port: imap.port, security: "tls" },
+      editingDestination: false,
+      certificate: null,
+      trusted: false,
+      typed: {},
+      stored: new Set(),
+      shown: new Set(),
+      job: view.job,
+      rates: [],
+      confirmSync: false,
     };
   }
 
-  /** Loads what the host remembers and shows it. */
+  /** Loads what the host remembers and shows it; subscribes to job progress. */
   static async start(root: HTMLElement, host: Host): Promise<Wizard> {
     try {
-      const [info, view] = await Promise.all([host.hostInfo(), host.appView()]);
+      const [info, view, presets] = await Promise.all([host.hostInfo(), host.appView(), host.destinationPresets()]);
       const wizard = new Wizard(root, host, info, view);
+      wizard.state.presets = presets;
+      const job = await host.watchJobs((event) => wizard.onJobEvent(event));
+      if (job) wizard.state.job = job;
       wizard.render();
       return wizard;
     } catch (err) {
@@ -92,83 +138,244 @@ export class Wizard {
     this.render();
   }
 
-  private async runDiscovery(source: { kind: SourceKind; root: string }): Promise<void> {
-    if (this.state.running) return;
+  /** Re-renders on the next animation frame (many progress events, one render). */
+  private renderSoon(): void {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    const run = () => {
+      this.frameRequested = false;
+      this.render();
+    };
+    if (typeof requestAnimationFrame === "function") requestAnimationFrame(run);
+    else setTimeout(run, 16);
+  }
+
+  /** A job event: folded into the job's view; the project's status is read again at the end. */
+  onJobEvent(event: JobEvent): void {
+    const s = this.state;
+    let job = s.job && s.job.id === event.job_id ? { ...s.job } : null;
+    const e = event.event;
+    if (e.kind === "started") {
+      job = { id: event.job_id, kind: e.job, running: true, accounts: e.accounts, summary: null };
+      this.state = { ...s, job, rates: [] };
+    } else if (job) {
+      if (e.kind === "account") {
+        const others = job.accounts.filter((a) => a.account !== e.progress.account);
+        const index = job.accounts.findIndex((a) => a.account === e.progress.account);
+        const accounts = index >= 0 ? job.accounts.map((a) => (a.account === e.progress.account ? e.progress : a)) : [...others, e.progress];
+        job.accounts = accounts;
+        const rate = accounts.reduce((n, a) => n + (a.stage === "copying" ? a.bytes_per_second : 0), 0);
+        this.state = { ...s, job, rates: [...s.rates, rate].slice(-RATE_SAMPLES) };
+      } else if (e.kind === "note") {
+        job.summary = e.text;
+        this.state = { ...s, job };
+      } else {
+        job.running = false;
+        job.summary = e.summary;
+        this.state = { ...s, job };
+        void this.refresh();
+      }
+    }
+    this.renderSoon();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const view = await this.host.appView();
+      this.set({ view });
+    } catch (err) {
+      this.set({ error: asCommandError(err) });
+    }
+  }
+
+  /** Runs a command that returns the new view, with the running flag and error handling. */
+  private async act(work: () => Promise<AppView | void>, patch: Partial<WizardState> = {}): Promise<boolean> {
+    if (this.state.running) return false;
     this.set({ running: true, error: null });
     try {
-      const view = await this.host.discover(source);
-      this.set({ view, running: false, choosing: false, expanded: new Set() });
+      const view = await work();
+      this.set({ ...(view ? { view } : {}), ...patch, running: false });
+      return true;
     } catch (err) {
       this.set({ running: false, error: asCommandError(err) });
+      return false;
     }
+  }
+
+  private go(phase: Phase): void {
+    this.set({ selected: phase, error: null, confirm: null, confirmSync: false });
   }
 
   render(): void {
     const s = this.state;
     const phases = phasesFor(s);
     const current = phases.find((p) => p.phase === s.selected) ?? phases[0];
-    const body =
-      current.phase === "discover"
-        ? discoverBody(
-            {
-              host: s.host,
-              migration: s.view.migration,
-              running: s.running,
-              error: s.error,
-              choosing: s.choosing,
-              sourceKind: s.sourceKind,
-              root: s.root,
-              sort: s.sort,
-              expanded: s.expanded,
-              projectFile: s.view.project_file,
-              confirm: s.confirm,
+    const view = s.view;
+    let lead = current.summary;
+    let body: (HTMLElement | null)[];
+    switch (current.phase) {
+      case "discover":
+        lead = DISCOVER_LEAD;
+        body = discoverBody(
+          {
+            host: s.host,
+            source: view.source,
+            snapshot: view.inventory,
+            running: s.running,
+            error: s.error,
+            choosing: s.choosing,
+            sourceKind: s.sourceKind,
+            root: s.root,
+            sort: s.sort,
+            expanded: s.expanded,
+            projectFile: view.project_file,
+            confirm: s.confirm,
+            decisions: view.decisions,
+          },
+          {
+            setSourceKind: (kind) => this.set({ sourceKind: kind }),
+            setRoot: (root) => {
+              this.state.root = root;
             },
-            {
-              setSourceKind: (kind) => this.set({ sourceKind: kind }),
-              setRoot: (root) => {
-                this.state.root = root;
-              },
-              discover: () => {
-                // Another server's discovery replaces the migration: ask first.
-                if (this.state.view.migration?.inventory) this.set({ confirm: "replace" });
-                else void this.runDiscovery({ kind: this.state.sourceKind, root: this.state.root });
-              },
-              rerun: () => {
-                const m = this.state.view.migration;
-                if (m) void this.runDiscovery(m.source);
-              },
-              chooseAnother: () => this.set({ choosing: true, error: null }),
-              cancelChoose: () => this.set({ choosing: false, error: null, confirm: null }),
-              startOver: () => this.set({ confirm: "start_over" }),
-              chooseFolder: () => void this.chooseFolder(),
-              confirmed: () => {
-                const kind = this.state.confirm;
-                this.set({ confirm: null });
-                if (kind === "start_over") void this.startOver();
-                else if (kind === "replace") void this.runDiscovery({ kind: this.state.sourceKind, root: this.state.root });
-              },
-              cancelConfirm: () => this.set({ confirm: null }),
-              sortBy: (key) => this.set({ sort: nextOrder(this.state.sort, key) }),
-              toggleFolders: (id) => {
-                const expanded = new Set(this.state.expanded);
-                if (!expanded.delete(id)) expanded.add(id);
-                this.set({ expanded });
-              },
+            discover: () => {
+              // Another server's discovery replaces the migration: ask first.
+              if (this.state.view.inventory) this.set({ confirm: "replace" });
+              else void this.runDiscovery();
             },
-          )
-        : placeholderBody(current);
+            rerun: () => {
+              const src = this.state.view.source;
+              if (src) void this.act(() => this.host.discover(src), { expanded: new Set() });
+            },
+            chooseAnother: () => this.set({ choosing: true, error: null }),
+            cancelChoose: () => this.set({ choosing: false, error: null, confirm: null }),
+            startOver: () => this.set({ confirm: "start_over" }),
+            chooseFolder: () => void this.chooseFolder(),
+            confirmed: () => {
+              const kind = this.state.confirm;
+              this.set({ confirm: null });
+              if (kind === "start_over") void this.act(() => this.host.startOver(), { choosing: false, root: this.state.host.suggested_root ?? "", expanded: new Set(), job: null });
+              else if (kind === "replace") void this.runDiscovery();
+            },
+            cancelConfirm: () => this.set({ confirm: null }),
+            decide: (code, subject, decision) => void this.act(() => this.host.recordDecision(code, subject, decision)),
+            sortBy: (key) => this.set({ sort: nextOrder(this.state.sort, key) }),
+            toggleFolders: (id) => {
+              const expanded = new Set(this.state.expanded);
+              if (!expanded.delete(id)) expanded.add(id);
+              this.set({ expanded });
+            },
+          },
+        );
+        break;
+      case "destination":
+        lead = DESTINATION_LEAD;
+        body = destinationBody(
+          {
+            discovered: view.inventory !== null,
+            presets: s.presets,
+            destination: view.destination,
+            pin: view.destination_pin,
+            plan: view.plan,
+            form: s.destForm,
+            editing: s.editingDestination,
+            certificate: s.certificate,
+            trusted: s.trusted,
+            busy: s.running,
+            error: s.error,
+          },
+          {
+            pickPreset: (preset) => this.set({ destForm: { ...this.state.destForm, preset }, certificate: null, trusted: false }),
+            setField: (field, value) => {
+              this.state.destForm = { ...this.state.destForm, [field]: value };
+              // the certificate was for the old host/port
+              if (this.state.certificate) this.set({ certificate: null, trusted: false });
+            },
+            setSecurity: (security) => this.set({ destForm: { ...this.state.destForm, security, port: security === "tls" ? "993" : "143" }, certificate: null, trusted: false }),
+            checkCertificate: () => void this.checkCertificate(),
+            trust: (yes) => this.set({ trusted: yes }),
+            save: () => void this.saveDestination(),
+            edit: () => this.set({ editingDestination: true }),
+            change: (account, change) => void this.act(() => this.host.changeAccount(account, change)),
+          },
+        );
+        break;
+      case "credentials":
+        lead = CREDENTIALS_LEAD;
+        body = credentialsBody(
+          { destination: view.destination, plan: view.plan, checks: view.login_checks, typed: s.typed, stored: s.stored, shown: s.shown, busy: s.running, error: s.error },
+          {
+            type: (account, value) => {
+              const hadAny = Object.values(this.state.typed).some((v) => v !== "");
+              this.state.typed = { ...this.state.typed, [account]: value };
+              // the buttons change only when the first character arrives or the last goes
+              const hasAny = Object.values(this.state.typed).some((v) => v !== "");
+              if (hadAny !== hasAny) this.render();
+            },
+            toggleShown: (account) => {
+              const shown = new Set(this.state.shown);
+              if (!shown.delete(account)) shown.add(account);
+              this.set({ shown });
+            },
+            storeAll: () => void this.storePasswords(),
+            check: () => void this.act(async () => {
+              await this.host.checkLogins();
+              return this.host.appView();
+            }),
+          },
+        );
+        break;
+      case "initial_sync":
+      case "final_sync": {
+        const kind: JobKind = current.phase;
+        lead = SYNC_LEAD[current.phase];
+        body = syncBody(
+          {
+            kind,
+            ready: current.blockers.length === 0 && !(s.job?.running ?? false),
+            blockers: current.blockers,
+            plan: view.plan,
+            job: s.job,
+            rates: s.rates,
+            confirming: s.confirmSync,
+            error: s.error,
+            note: current.note,
+          },
+          {
+            start: () => {
+              if (kind === "final_sync") this.set({ confirmSync: true });
+              else void this.startSync(kind);
+            },
+            confirmed: () => {
+              this.set({ confirmSync: false });
+              void this.startSync(kind);
+            },
+            cancelConfirm: () => this.set({ confirmSync: false }),
+            pause: () => void this.host.cancelJob(),
+          },
+        );
+        break;
+      }
+      default:
+        body = placeholderBody(current);
+    }
     const screen = frame({
       phase: current,
       phases,
-      lead: current.phase === "discover" ? DISCOVER_LEAD : current.summary,
+      lead,
+      headline: view.status.headline,
       body,
       blocked: blockedBy(current, s),
-      onGo: (phase) => this.set({ selected: phase }),
+      onGo: (phase) => this.go(phase),
     });
+    const focus = rememberFocus(this.root);
     clear(this.root);
-    this.root.append(
-      h("div", { class: "layout" }, sidebar(phases, s.selected, (phase) => this.set({ selected: phase })), h("main", { class: "content" }, screen)),
-    );
+    this.root.append(h("div", { class: "layout" }, sidebar(phases, s.selected, (phase) => this.go(phase)), h("main", { class: "content" }, screen)));
+    focus();
+  }
+
+  private async runDiscovery(): Promise<void> {
+    const source = { kind: this.state.sourceKind, root: this.state.root };
+    await this.act(() => this.host.discover(source), { choosing: false, expanded: new Set() });
   }
 
   private async chooseFolder(): Promise<void> {
@@ -180,12 +387,96 @@ export class Wizard {
     }
   }
 
-  private async startOver(): Promise<void> {
+  private async checkCertificate(): Promise<void> {
+    const f = this.state.destForm;
+    if (this.state.running) return;
+    const invalid = formProblem(f);
+    if (invalid) return this.set({ error: { code: "invalid", message: invalid } });
+    this.set({ running: true, error: null, certificate: null, trusted: false });
     try {
-      const view = await this.host.startOver();
-      this.set({ view, error: null, choosing: false, root: this.state.host.suggested_root ?? "", expanded: new Set() });
+      const certificate = await this.host.probeCertificate(f.host.trim(), Number(f.port), f.security);
+      this.set({ running: false, certificate });
+    } catch (err) {
+      this.set({ running: false, error: asCommandError(err) });
+    }
+  }
+
+  private async saveDestination(): Promise<void> {
+    const f = this.state.destForm;
+    if (!f.preset) return;
+    const generic = f.preset === "genericImap";
+    const invalid = generic ? formProblem(f) : null;
+    if (invalid) return this.set({ error: { code: "invalid", message: invalid } });
+    const cert = this.state.certificate;
+    await this.act(
+      () =>
+        this.host.chooseDestination({
+          preset: f.preset!,
+          imap_host: generic ? f.host.trim() : null,
+          imap_port: generic ? Number(f.port) : null,
+          imap_security: generic ? f.security : null,
+          smtp_host: null,
+          pinned_sha256: generic && cert && cert.reason !== "" && this.state.trusted ? cert.sha256 : null,
+        }),
+      { editingDestination: false },
+    );
+  }
+
+  private async storePasswords(): Promise<void> {
+    const typed = Object.entries(this.state.typed).filter(([, v]) => v !== "");
+    await this.act(async () => {
+      let view: AppView | undefined;
+      const stored = new Set(this.state.stored);
+      for (const [account, password] of typed) {
+        view = await this.host.setPassword(account, password);
+        stored.add(account);
+        // forget the typed value as soon as it is stored
+        const rest = { ...this.state.typed };
+        delete rest[account];
+        this.state.typed = rest;
+        this.state.stored = stored;
+      }
+      return view;
+    });
+  }
+
+  private async startSync(kind: JobKind): Promise<void> {
+    this.set({ error: null });
+    try {
+      await this.host.startSync(kind);
     } catch (err) {
       this.set({ error: asCommandError(err) });
     }
   }
+}
+
+/** What is wrong with the typed host and port, in words; null when they can be used. */
+function formProblem(f: DestinationForm): string | null {
+  if (f.host.trim() === "") return "Enter the host name of the new IMAP server (for example imap.example.com).";
+  const port = Number(f.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `The port "${f.port}" is not a number from 1 to 65535 (IMAP over TLS uses 993).`;
+  return null;
+}
+
+/** Keeps the focused field (by its test id and row) and caret across a re-render. */
+function rememberFocus(root: HTMLElement): () => void {
+  const active = document.activeElement as HTMLInputElement | null;
+  if (!active || !root.contains(active) || !active.dataset.testid) return () => {};
+  const id = active.dataset.testid;
+  const row = active.closest("[data-testid]:not(input)")?.closest("tr")?.getAttribute("data-testid") ?? null;
+  const start = active.selectionStart;
+  const end = active.selectionEnd;
+  return () => {
+    const scope = row ? root.querySelector(`tr[data-testid="${row}"]`) : root;
+    const again = scope?.querySelector<HTMLInputElement>(`[data-testid="${id}"]`);
+    if (!again) return;
+    again.focus();
+    if (start !== null && end !== null && typeof again.setSelectionRange === "function") {
+      try {
+        again.setSelectionRange(start, end);
+      } catch {
+        // not a text field
+      }
+    }
+  };
 }

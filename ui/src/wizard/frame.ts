@@ -1,17 +1,19 @@
 // The frame every step shares, as macOS's own assistants do: the step's number and title, where the
 // migration stands, the step's body, and a footer in a fixed place with Back on the left and
 // Continue on the right. Continue says what blocks it when it cannot be clicked.
-import type { PhaseStatus } from "../bindings/PhaseStatus";
+import type { PhaseLine } from "../bindings/PhaseLine";
 import { h } from "../lib/dom";
 
 export interface FrameProps {
-  phase: PhaseStatus;
-  phases: PhaseStatus[];
+  phase: PhaseLine;
+  phases: PhaseLine[];
   lead: string;
+  /** One line: where the migration stands. */
+  headline: string;
   body: (HTMLElement | null)[];
   /** Why Continue cannot be clicked yet; null when it can. */
   blocked: string | null;
-  onGo(phase: PhaseStatus["phase"]): void;
+  onGo(phase: PhaseLine["phase"]): void;
 }
 
 export function frame(p: FrameProps): HTMLElement {
@@ -27,6 +29,7 @@ export function frame(p: FrameProps): HTMLElement {
       h("p", { class: "step-no" }, `Step ${p.phase.number} of ${p.phases.length}`),
       h("h1", {}, p.phase.title),
     ),
+    h("p", { class: "headline", "data-testid": "headline" }, p.headline),
     h("p", { class: "lead" }, p.lead),
     ...p.body,
     h(

@@ -1,6 +1,6 @@
 import type { Phase } from "../bindings/Phase";
 import type { PhaseState } from "../bindings/PhaseState";
-import type { PhaseStatus } from "../bindings/PhaseStatus";
+import type { PhaseLine } from "../bindings/PhaseLine";
 import { h } from "../lib/dom";
 
 export const STATE_LABEL: Record<PhaseState, string> = {
@@ -17,9 +17,9 @@ const STATE_MARK: Record<PhaseState, string> = {
   needs_attention: "!",
 };
 
-/** The wizard's steps, each with its number, title and state; unbuilt steps say so. */
+/** The wizard's steps, each with its number, title and state. */
 export function sidebar(
-  phases: PhaseStatus[],
+  phases: PhaseLine[],
   selected: Phase,
   onSelect: (phase: Phase) => void,
 ): HTMLElement {
@@ -38,7 +38,7 @@ export function sidebar(
           h(
             "button",
             {
-              class: `phase state-${p.state}${p.built ? "" : " unbuilt"}${p.phase === selected ? " selected" : ""}`,
+              class: `phase state-${p.state}${p.phase === selected ? " selected" : ""}`,
               "data-testid": `phase-${p.phase}`,
               "data-state": p.state,
               "aria-current": p.phase === selected ? "step" : null,
@@ -53,7 +53,7 @@ export function sidebar(
               h(
                 "span",
                 { class: "phase-state" },
-                p.built ? (p.note ? `${STATE_LABEL[p.state]}: ${p.note}` : STATE_LABEL[p.state]) : "Not built yet",
+                p.note ? `${STATE_LABEL[p.state]}: ${p.note}` : STATE_LABEL[p.state],
               ),
             ),
           ),

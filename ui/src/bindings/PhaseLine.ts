@@ -3,18 +3,18 @@ import type { Phase } from "./Phase";
 import type { PhaseState } from "./PhaseState";
 
 /**
- * One line of the wizard's sidebar.
+ * One phase's line.
  */
-export type PhaseStatus = { phase: Phase, 
+export type PhaseLine = { phase: Phase, 
 /**
- * 1-based position, as in DESIGN.md.
+ * 1-based, as in DESIGN.md.
  */
 number: number, title: string, summary: string, state: PhaseState, 
 /**
- * False for steps this version of Ferry cannot do yet.
+ * A short note on the state ("4 of 5 accounts copied").
  */
-built: boolean, 
+note: string | null, 
 /**
- * A short reason for the state (`3 warnings to read`), if any.
+ * What must happen before this phase can run, in words; empty when it can run.
  */
-note: string | null, };
+blockers: Array<string>, };

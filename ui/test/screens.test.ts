@@ -1,0 +1,210 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { AccountProgress } from "../src/bindings/AccountProgress";
+import { Wizard } from "../src/wizard/app";
+import { FakeHost } from "./fixtures";
+
+let root: HTMLElement;
+let host: FakeHost;
+const q = (sel: string) => root.querySelector<HTMLElement>(sel);
+const tid = (id: string) => q(`[data-testid="${id}"]`);
+const flush = () => new Promise((r) => setTimeout(r, 20));
+
+function typeInto(el: HTMLElement | null, value: string) {
+  const input = el as HTMLInputElement;
+  input.value = value;
+  input.dispatchEvent(new Event("input"));
+}
+
+async function discovered(): Promise<Wizard> {
+  await host.discover({ kind: "copy", root: "/srv/copy" });
+  host.calls = [];
+  return Wizard.start(root, host);
+}
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  root = document.createElement("div");
+  document.body.append(root);
+  host = new FakeHost();
+});
+
+describe("Discover: decisions on warnings", () => {
+  it("records the admin's decision so the step stops needing attention", async () => {
+    await discovered();
+    tid("phase-discover")!.click();
+    expect(tid("phase-discover")!.dataset.state).toBe("needs_attention");
+    q('[data-testid="warning-orphan_store"] [data-testid="decide-keep"]')!.click();
+    await flush();
+    expect(host.calls).toContain("decide orphan_store ORPHAN-1 keep");
+    expect(q('[data-testid="warning-orphan_store"] [data-testid="decision"]')!.textContent).toContain("Keep it: I will archive it");
+    q('[data-testid="warning-address_not_in_virtual_users"] [data-testid="decide-alias"]')!.click();
+    await flush();
+    expect(tid("phase-discover")!.dataset.state).toBe("done");
+    expect(q('[data-testid="warnings"] h2')!.textContent).toBe("Decided (2)");
+  });
+});
+
+describe("Destination", () => {
+  it("checks and pins another IMAP host's certificate, then shows the plan", async () => {
+    await discovered();
+    expect(tid("screen-destination")).not.toBeNull();
+    q('[data-testid="preset-genericImap"]')!.click();
+    typeInto(tid("imap-host"), "127.0.0.1");
+    typeInto(tid("imap-port"), "10993");
+    tid("check-certificate")!.click();
+    await flush();
+    expect(host.calls).toContain("probe 127.0.0.1:10993 tls");
+    expect(tid("fingerprint")!.textContent).toBe(Array(32).fill("ab").join(":"));
+    // an untrusted certificate must be accepted first
+    expect((tid("save-destination") as HTMLButtonElement).disabled).toBe(true);
+    tid("trust-certificate")!.click();
+    (tid("trust-certificate") as HTMLInputElement).dispatchEvent(new Event("change"));
+    expect((tid("save-destination") as HTMLButtonElement).disabled).toBe(false);
+    tid("save-destination")!.click();
+    await flush();
+    const sent = JSON.parse(host.calls.find((c) => c.startsWith("destination "))!.slice("destination ".length));
+    expect(sent).toEqual({ preset: "genericImap", imap_host: "127.0.0.1", imap_port: 10993, imap_security: "tls", smtp_host: null, pinned_sha256: "ab".repeat(32) });
+    expect(tid("destination-host")!.textContent).toBe("127.0.0.1:10993");
+    expect(q('[data-testid="plan"] h2')!.textContent).toBe("Accounts to move (3 of 3)");
+  });
+
+  it("changes an account's address and leaves one behind", async () => {
+    await discovered();
+    await host.chooseDestination({ preset: "genericImap", imap_host: "imap.new.example", imap_port: 993, imap_security: "tls", smtp_host: null, pinned_sha256: null });
+    host.calls = [];
+    const w = new Wizard(root, host, host.info, host.view);
+    w.state.selected = "destination";
+    w.render();
+    const address = q('[data-testid="plan-jdoe"] [data-testid="dest-address"]') as HTMLInputElement;
+    address.value = " john.doe@new.example ";
+    address.dispatchEvent(new Event("change"));
+    await flush();
+    expect(host.calls).toEqual(['change john@example.com {"change":"dest_address","value":"john.doe@new.example"}']);
+    const include = q('[data-testid="plan-bmueller"] [data-testid="include"]') as HTMLInputElement;
+    include.checked = false;
+    include.dispatchEvent(new Event("change"));
+    await flush();
+    expect(q('[data-testid="plan"] h2')!.textContent).toBe("Accounts to move (2 of 3)");
+  });
+
+  it("names a missing host name instead of connecting", async () => {
+    await discovered();
+    q('[data-testid="preset-genericImap"]')!.click();
+    tid("check-certificate")!.click();
+    await flush();
+    expect(host.calls.filter((c) => c.startsWith("probe"))).toEqual([]);
+    expect(tid("error-message")!.textContent).toBe("Enter the host name of the new IMAP server (for example imap.example.com).");
+  });
+
+  it("says what is missing before discovery", async () => {
+    await Wizard.start(root, host);
+    tid("phase-destination")!.click();
+    expect(tid("empty")!.textContent).toContain("Discover the old server first");
+  });
+});
+
+describe("Credentials", () => {
+  it("stores typed passwords one way and shows each login's check", async () => {
+    await discovered();
+    await host.chooseDestination({ preset: "genericImap", imap_host: "imap.new.example", imap_port: 993, imap_security: "tls", smtp_host: null, pinned_sha256: null });
+    const w = new Wizard(root, host, host.info, host.view);
+    w.state.selected = "credentials";
+    w.render();
+    const pw = (login: string) => q(`[data-testid="cred-${login}"] [data-testid="password"]`) as HTMLInputElement;
+    expect(pw("jdoe").type).toBe("password");
+    q('[data-testid="cred-jdoe"] [data-testid="show-password"]')!.click();
+    expect(pw("jdoe").type).toBe("text");
+    typeInto(pw("jdoe"), "s3cret-jdoe");
+    typeInto(pw("asmith"), "wrong");
+    expect((tid("store-passwords") as HTMLButtonElement).disabled).toBe(false);
+    tid("store-passwords")!.click();
+    await flush();
+    expect(host.received).toEqual({ "john@example.com": "s3cret-jdoe", "asmith@example.com": "wrong" });
+    // the typed values are gone from the screen and the wizard's state
+    expect(pw("jdoe").value).toBe("");
+    expect(JSON.stringify(w.state.typed)).toBe("{}");
+    expect(pw("jdoe").placeholder).toBe("Stored (type to replace)");
+    tid("check-logins")!.click();
+    await flush();
+    const status = (login: string) => q(`[data-testid="cred-${login}"] [data-testid="check-status"]`)!;
+    expect(status("jdoe").dataset.status).toBe("ok");
+    expect(status("jdoe").textContent).toBe("Signs in");
+    expect(status("asmith").textContent).toBe("Wrong password");
+    expect(q('[data-testid="cred-asmith"] [data-testid="check"]')!.textContent).toContain("Check the password on the new host.");
+    expect(status("bmueller").textContent).toBe("No password yet");
+    expect(q('[data-testid="passwords"] h2')!.textContent).toBe("Passwords on imap.new.example (1 of 3 sign in)");
+  });
+});
+
+function progress(account: string, done: number, total: number, extra: Partial<AccountProgress> = {}): AccountProgress {
+  return {
+    account,
+    stage: "copying",
+    folder: "INBOX",
+    messages_done: done,
+    messages_total: total,
+    bytes_done: done * 1000,
+    bytes_total: total * 1000,
+    bytes_per_second: 50_000,
+    eta_seconds: 125,
+    failures: 0,
+    error: null,
+    ...extra,
+  };
+}
+
+describe("Initial sync", () => {
+  it("starts the job, streams bars, a chart and the time left, pauses, and ends", async () => {
+    await discovered();
+    await host.chooseDestination({ preset: "genericImap", imap_host: "imap.new.example", imap_port: 993, imap_security: "tls", smtp_host: null, pinned_sha256: null });
+    const w = new Wizard(root, host, host.info, host.view);
+    await host.watchJobs((e) => w.onJobEvent(e));
+    w.state.selected = "initial_sync";
+    w.render();
+    expect(tid("sync-scope")!.textContent).toBe("3 accounts, 17,800 messages, 17 MiB on the old server.");
+    tid("start-sync")!.click();
+    await flush();
+    expect(host.calls).toContain("start initial_sync");
+    host.emit({ job_id: "job-1", event: { kind: "started", job: "initial_sync", accounts: [progress("john@example.com", 0, 10, { stage: "waiting", eta_seconds: null })] } });
+    host.emit({ job_id: "job-1", event: { kind: "account", progress: progress("john@example.com", 4, 10) } });
+    host.emit({ job_id: "job-1", event: { kind: "account", progress: progress("john@example.com", 5, 10) } });
+    await flush();
+    const row = '[data-testid="progress-john@example.com"]';
+    expect(q(`${row} [data-testid="messages-done"]`)!.textContent).toBe("5 of 10");
+    expect(q(`${row} [data-testid="bar-messages"]`)!.dataset.percent).toBe("50");
+    expect(tid("overall")!.textContent).toBe("4.9 KiB of 9.8 KiB (50 %)");
+    expect(tid("eta")!.textContent).toBe("About 2 min left");
+    expect(tid("chart")!.dataset.samples).toBe("2");
+    expect(q('[data-testid="chart"] polyline')).not.toBeNull();
+    tid("pause")!.click();
+    await flush();
+    expect(host.calls).toContain("cancel");
+    host.emit({ job_id: "job-1", event: { kind: "finished", outcome: "cancelled", summary: "Paused: 5 of 10 messages copied; resume to continue." } });
+    await flush();
+    expect(tid("job-summary")!.textContent).toBe("Paused: 5 of 10 messages copied; resume to continue.");
+    expect(tid("start-sync")!.textContent).toBe("Resume the initial sync");
+  });
+
+  it("says what blocks it before the destination is chosen", async () => {
+    await discovered();
+    tid("phase-initial_sync")!.click();
+    expect(tid("sync-blockers")!.textContent).toBe("Discover the old server first.");
+    expect((tid("start-sync") as HTMLButtonElement).disabled).toBe(true);
+  });
+});
+
+describe("Final sync", () => {
+  it("asks before it runs", async () => {
+    host.view = (await host.discover({ kind: "copy", root: "/srv" }));
+    host.view.status.phases = host.view.status.phases.map((p) => (p.phase === "final_sync" ? { ...p, blockers: [] } : p));
+    const w = await Wizard.start(root, host);
+    w.state.selected = "final_sync";
+    w.render();
+    tid("start-sync")!.click();
+    expect(tid("confirm-sync")).not.toBeNull();
+    expect(host.calls).not.toContain("start final_sync");
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(host.calls).toContain("start final_sync");
+  });
+});
