@@ -4,8 +4,11 @@
 
 pub mod credentials;
 pub mod cutover;
+pub mod decommission;
 pub mod destination;
 pub mod discover;
+pub mod profiles;
+pub mod review;
 pub mod sync;
 
 use crate::project::ProjectError;

@@ -202,7 +202,7 @@ fn accounts_for(
 
 /// Connections per account and accounts at once, within the destination's limits: the users'
 /// own mail clients keep using some of each mailbox's connections during the migration.
-fn run_options(dest: &Destination, state: &Path) -> RunOptions {
+pub(crate) fn run_options(dest: &Destination, state: &Path) -> RunOptions {
     let mut options = RunOptions {
         state: Some(state.to_path_buf()),
         ..RunOptions::default()
