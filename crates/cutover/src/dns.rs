@@ -489,14 +489,10 @@ impl Client {
     fn failure(&self, e: &NetError, rtype: RecordType, name: &str) -> Option<LookupFailure> {
         let query = format!("{rtype} {}", normalize(name));
         let (status, reason) = match e {
-            NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. }))
-                if matches!(
-                    response_code,
-                    ResponseCode::NXDomain | ResponseCode::NoError
-                ) =>
-            {
-                return None
-            }
+            NetError::Dns(DnsError::NoRecordsFound(NoRecords {
+                response_code: ResponseCode::NXDomain | ResponseCode::NoError,
+                ..
+            })) => return None,
             NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. }))
             | NetError::Dns(DnsError::ResponseCode(response_code)) => (
                 ResolverStatus::Failed,
@@ -588,7 +584,7 @@ fn response_code_words(code: ResponseCode) -> String {
 }
 
 fn human_duration(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         human_secs(d.as_secs() as u32)
     } else {
         format!("{} ms", d.as_millis())
