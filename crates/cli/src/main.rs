@@ -39,6 +39,12 @@ enum Command {
     Accounts(migration::AccountsArgs),
     /// Record what you did outside Ferry: lowered the MX TTL, kept a clone of the old server.
     Mark(migration::MarkArgs),
+    /// Phase 5: every account compared (old server against new host, per folder), failures with
+    /// advice; --retry copies just those again. Exit 0 all there, 2 something missing.
+    Review(migration::ReviewArgs),
+    /// Phase 11: the checklist before the old server is switched off, and the final report.
+    /// Exit 0 ready, 2 not yet.
+    Decommission(migration::DecommissionArgs),
     /// Phases 6 and 7: MX, addresses, TTLs and SPF of every domain; `--watch` until every
     /// resolver answers the new host (exit 2 when it gave up first).
     Dns(dns::DnsArgs),
@@ -101,6 +107,11 @@ fn main() -> std::process::ExitCode {
             migration::quarantine(&project, crate::sync::VaultArgs::from_env(), target, json)
         }
         Command::Mark(args) => migration::mark(&project, &args),
+        Command::Review(args) => migration::review(&project, &args),
+        Command::Decommission(args) => migration::decommission(&project, &args),
+        Command::Profiles(args) if on_project && profiles::on_project(&args) => {
+            profiles::run_on_project(&args, &project)
+        }
         Command::Version => {
             println!("ferry {}", env!("CARGO_PKG_VERSION"));
             Ok(std::process::ExitCode::SUCCESS)

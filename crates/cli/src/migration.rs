@@ -803,31 +803,6 @@ pub fn dns(
     })
 }
 
-#[derive(clap::Args, Debug)]
-pub struct ProjectMailflowArgs {
-    /// Hours without mail at the old server that count as quiet.
-    #[arg(long, default_value_t = 72)]
-    pub quiet_hours: u32,
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub fn mailflow(project: &ProjectArgs, args: &ProjectMailflowArgs) -> anyhow::Result<ExitCode> {
-    let mut p = project.open()?;
-    let host = CliHost::new(VaultArgs::from_env(), &[])?;
-    let report = ferry_project::phases::cutover::mailflow(&mut p, &host, args.quiet_hours)?;
-    if args.json {
-        print_json(&report)?;
-    } else {
-        crate::mailflow::print_report(&report, false)?;
-    }
-    Ok(if report.quiet {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
-}
-
 // --- quarantine ----------------------------------------------------------------------------
 
 pub fn quarantine(
@@ -893,4 +868,207 @@ pub fn mark(project: &ProjectArgs, args: &MarkArgs) -> anyhow::Result<ExitCode> 
     p.set_fact(fact, Some(now))?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+// --- review, profiles, decommission ----------------------------------------------------------
+
+#[derive(clap::Args, Debug)]
+pub struct ReviewArgs {
+    /// Copy again just the messages that failed.
+    #[arg(long)]
+    retry: bool,
+    /// Keep a message the new host refuses for good: ACCOUNT FOLDER KEY as the review lists them.
+    #[arg(long, num_args = 3, value_names = ["ACCOUNT", "FOLDER", "KEY"])]
+    resolve: Option<Vec<String>>,
+    /// With --resolve: export it to this mbox file instead of delivering it wrapped.
+    #[arg(long, value_name = "FILE", requires = "resolve")]
+    mbox: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn review(project: &ProjectArgs, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
+    let path = project.path();
+    let mut p = project.open()?;
+    let host = CliHost::new(VaultArgs::from_env(), &[])?;
+    let rt = runtime()?;
+    if let Some(parts) = &args.resolve {
+        drop(p);
+        let choice = match &args.mbox {
+            Some(file) => ferry_project::review::ResolveChoice::Mbox {
+                path: file.display().to_string(),
+            },
+            None => ferry_project::review::ResolveChoice::Wrapped,
+        };
+        let resolved = rt.block_on(ferry_project::phases::review::resolve(
+            &path,
+            &host,
+            &parts[0],
+            &ferry_project::review::MessageRef {
+                folder: parts[1].clone(),
+                key: parts[2].clone(),
+            },
+            &choice,
+        ))?;
+        if args.json {
+            print_json(&resolved)?;
+        } else {
+            println!(
+                "Kept another way: {} ({:?})",
+                resolved.subject.as_deref().unwrap_or("(no subject)"),
+                resolved.how
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.retry {
+        drop(p);
+        let control = JobControl::new(JobKind::Retry);
+        let view = ProgressView::new(args.json);
+        let events: ferry_project::jobs::JobEvents = {
+            let view = view.clone();
+            Arc::new(move |e: JobEvent| view.on_event(&e))
+        };
+        let report = rt.block_on(ferry_project::phases::review::retry(
+            &path, &host, &control, events,
+        ))?;
+        if args.json {
+            print_json(&report)?;
+        } else {
+            println!("{}", report.summary);
+        }
+        return Ok(if report.still_failing == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let review = rt.block_on(ferry_project::phases::review::review(&mut p, &host))?;
+    if args.json {
+        print_json(&review)?;
+        return Ok(ExitCode::from(if review.ok { 0 } else { 2 }));
+    }
+    let plan = p.plan()?;
+    let included: Vec<_> = plan.iter().filter(|a| a.included && a.present).collect();
+    for (i, account) in review.accounts.iter().enumerate() {
+        let name = included
+            .get(i)
+            .map_or(account.account.as_str(), |a| a.source_address.as_str());
+        println!(
+            "{name}: old server {} messages ({}), new host {} ({}), {} missing",
+            account.source_messages,
+            ferry_project::discover::human_bytes(account.source_bytes),
+            account.dest_messages,
+            ferry_project::discover::human_bytes(account.dest_bytes),
+            account.missing
+        );
+        if let Some(error) = &account.error {
+            println!("  could not compare: {error}");
+        }
+        for f in &account.failures {
+            println!(
+                "  failed: {} / {} \"{}\": {}",
+                f.folder,
+                f.key,
+                f.subject.as_deref().unwrap_or(""),
+                f.reason
+            );
+            if !f.advice.is_empty() {
+                println!("    {}", f.advice);
+            }
+        }
+    }
+    println!(
+        "{}",
+        if review.ok {
+            "Every message is on the new host.".to_string()
+        } else {
+            format!(
+                "{} missing, {} failed: `ferry review --retry` copies them again.",
+                review.missing, review.failed
+            )
+        }
+    );
+    if !review.resolved_text.is_empty() {
+        println!("Kept another way: {}", review.resolved_text);
+    }
+    Ok(if review.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// `ferry profiles export --out DIR` on the project.
+pub fn profiles(
+    project: &ProjectArgs,
+    choice: ferry_project::phases::profiles::ProfilesChoice,
+    signing: Option<ferry_project::profiles::Signing>,
+    vault: VaultArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut p = project.open()?;
+    let host = CliHost::new(vault, &[])?;
+    let report = ferry_project::phases::profiles::export(&mut p, &host, &choice, signing)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", crate::profiles::render(&report, &[]));
+    }
+    if report.contains_passwords {
+        eprintln!(
+            "ferry: WARNING: the profiles in {} hold passwords in clear",
+            report.out_dir
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DecommissionArgs {
+    /// Write the final report (one HTML page; the JSON beside it).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn decommission(project: &ProjectArgs, args: &DecommissionArgs) -> anyhow::Result<ExitCode> {
+    let mut p = project.open()?;
+    let host = CliHost::new(VaultArgs::from_env(), &[])?;
+    let view = runtime()?.block_on(ferry_project::phases::decommission::decommission(
+        &mut p,
+        &host,
+        args.report.as_deref(),
+    ))?;
+    if args.json {
+        print_json(&view)?;
+    } else {
+        for item in &view.checklist.items {
+            let mark = match item.state {
+                ferry_project::decommission::ItemState::Done => "✓",
+                _ => "✗",
+            };
+            println!("{mark} {}: {}", item.title, item.detail);
+            if let Some(todo) = &item.todo {
+                println!("    {todo}");
+            }
+        }
+        if let Some(html) = &view.report_html {
+            println!("Final report: {html}");
+        }
+        println!(
+            "{}",
+            if view.checklist.ready {
+                "Ready: the old server's mail service can be switched off."
+            } else {
+                "Not ready yet: do what is listed above, then run `ferry decommission` again."
+            }
+        );
+    }
+    Ok(if view.checklist.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

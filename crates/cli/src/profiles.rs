@@ -52,8 +52,9 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// The new host: google, m365, fastmail or imap (generic; needs --imap-host and --smtp-host).
+    /// Without it: the migration project's new host and account plan.
     #[arg(long, value_name = "PRESET")]
-    pub dest_preset: String,
+    pub dest_preset: Option<String>,
     #[arg(long, value_name = "HOST")]
     pub imap_host: Option<String>,
     #[arg(long, value_name = "PORT")]
@@ -191,7 +192,8 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn destination(args: &ExportArgs) -> anyhow::Result<Destination> {
-    let preset = PresetId::from_slug(&args.dest_preset).with_context(|| {
+    let slug = args.dest_preset.as_deref().unwrap_or_default();
+    let preset = PresetId::from_slug(slug).with_context(|| {
         format!(
             "unknown --dest-preset {:?}; use one of google, m365, fastmail, imap",
             args.dest_preset
@@ -240,7 +242,7 @@ fn security(s: SecurityArg) -> Security {
     }
 }
 
-fn signing(args: &ExportArgs) -> anyhow::Result<Option<Signing>> {
+pub(crate) fn signing(args: &ExportArgs) -> anyhow::Result<Option<Signing>> {
     #[cfg(target_os = "macos")]
     if let Some(identity) = &args.sign_keychain {
         return Ok(Some(Signing::Keychain {
@@ -269,7 +271,7 @@ fn secret_from_env_or_prompt(var: &str, prompt: &str) -> anyhow::Result<SecretSt
     Ok(SecretString::from(value))
 }
 
-fn render(report: &ExportReport, skipped: &[String]) -> String {
+pub(crate) fn render(report: &ExportReport, skipped: &[String]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let users: std::collections::BTreeSet<&str> =
@@ -344,4 +346,26 @@ fn render(report: &ExportReport, skipped: &[String]) -> String {
         );
     }
     out
+}
+
+/// `ferry profiles export --out DIR` without --dest-preset and --root: the project's.
+pub fn on_project(args: &ProfilesArgs) -> bool {
+    let ProfilesCommand::Export(a) = &args.command;
+    a.dest_preset.is_none() && a.root == std::path::Path::new("/")
+}
+
+pub fn run_on_project(
+    args: &ProfilesArgs,
+    project: &crate::migration::ProjectArgs,
+) -> anyhow::Result<std::process::ExitCode> {
+    let ProfilesCommand::Export(a) = &args.command;
+    let choice = ferry_project::phases::profiles::ProfilesChoice {
+        out_dir: a.out.display().to_string(),
+        with_passwords: a.with_passwords,
+        imap_with_native: a.imap_too,
+        ews_on_mac: a.mac_ews,
+        organization_name: a.org_name.clone(),
+    };
+    let vault = crate::sync::VaultArgs::from_env();
+    crate::migration::profiles(project, choice, signing(a)?, vault, a.json)
 }
