@@ -210,11 +210,12 @@ fn commands(
         }
         match refusal {
             None => {}
-            Some(Refusal::No(text)) => {
-                if !send(&to_client, format!("{tag} NO {text}\r\n").as_bytes()) {
-                    break;
-                }
+            Some(Refusal::No(text))
+                if !send(&to_client, format!("{tag} NO {text}\r\n").as_bytes()) =>
+            {
+                break;
             }
+            Some(Refusal::No(_)) => {}
             Some(Refusal::Bye(text)) => {
                 send(&to_client, format!("* BYE {text}\r\n").as_bytes());
                 break;
