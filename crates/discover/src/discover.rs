@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::dscl::{self, DirUser};
 use crate::error::DiscoverError;
@@ -57,6 +57,8 @@ const SYSTEM_ALIASES: &[&str] = &[
 
 struct Ctx<'a> {
     root: &'a Path,
+    /// The root with its links resolved, to tell whether a path still lies under it.
+    root_resolved: Option<PathBuf>,
     warnings: Vec<Warning>,
     /// Lookup tables already read (main.cf may name one twice), by server path.
     tables: BTreeMap<String, Vec<TableEntry>>,
@@ -65,6 +67,29 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn local(&self, server_path: &str) -> PathBuf {
         self.root.join(server_path.trim_start_matches('/'))
+    }
+
+    /// Whether `local` lies under the root once its links are followed (a path that does not
+    /// exist has nothing to read and passes). A copy of a server can hold links that lead out
+    /// of it; discovery reads nothing outside the folder it was given.
+    fn resolves_under_root(&self, local: &Path) -> bool {
+        match (fs::canonicalize(local), &self.root_resolved) {
+            (Ok(path), Some(root)) => path.starts_with(root),
+            _ => true,
+        }
+    }
+
+    /// The warning for a path that leads outside the root: `what` names it, `consequence` says
+    /// what Ferry does without it.
+    fn warn_outside(&mut self, subject: Option<&str>, what: &str, consequence: &str) {
+        self.warn(
+            WarningCode::OutsideRoot,
+            subject,
+            format!(
+                "{what} leads outside the server folder {}, so Ferry does not read it and {consequence}. Correct the path, or copy what it points at into the folder.",
+                self.root.display()
+            ),
+        );
     }
 
     fn warn(&mut self, code: WarningCode, subject: Option<&str>, message: String) {
@@ -92,9 +117,15 @@ impl Ctx<'_> {
         }
     }
 
-    /// Reads an optional file; a missing or unreadable one becomes a warning saying `consequence`.
+    /// Reads an optional file; a missing or unreadable one becomes a warning saying `consequence`,
+    /// as does one whose path leads outside the root (`..`, or a link).
     fn read_optional(&mut self, server_path: &str, consequence: &str) -> Option<(String, Vec<u8>)> {
         let path = self.local(server_path);
+        if climbs(server_path) || !self.resolves_under_root(&path) {
+            let what = format!("The file {server_path}");
+            self.warn_outside(None, &what, consequence);
+            return None;
+        }
         match fs::read(&path) {
             Ok(b) => Some((path.display().to_string(), b)),
             Err(e) => {
@@ -116,6 +147,14 @@ impl Ctx<'_> {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether a path named by the server's configuration climbs with `..` (an absolute path is
+/// taken below the root anyway).
+fn climbs(server_path: &str) -> bool {
+    Path::new(server_path)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
 }
 
 fn is_guid(name: &str) -> bool {
@@ -142,6 +181,7 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
     })?;
     let mut cx = Ctx {
         root,
+        root_resolved: fs::canonicalize(root).ok(),
         warnings: Vec::new(),
         tables: BTreeMap::new(),
     };
@@ -301,6 +341,16 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
             }
             continue;
         };
+        // The GUID names the store's folder: anything but a UUID (`../..`, `/etc`) could lead
+        // anywhere.
+        if !is_guid(&guid) {
+            cx.warn(
+                WarningCode::Inconsistent,
+                Some(&user.record_name),
+                format!("{}, line {}: the user {} has the GeneratedUID {:?}, which is not a UUID (8-4-4-4-12 hexadecimal digits), so Ferry does not look for a store by that name; check the record with dscl.", dscl_out.source, user.line, user.record_name, user.guid.as_deref().unwrap_or_default()),
+            );
+            continue;
+        }
         // A user in two directory nodes (LDAPv3 and local) is one user: keep the first record.
         if !user_guids.insert(guid.clone()) {
             continue;
@@ -324,6 +374,18 @@ pub fn discover(root: &Path, host: &dyn Host) -> Result<Inventory, DiscoverError
         let store_path = partition_path
             .map(|p| cx.local(&p).join(&guid))
             .filter(|p| p.is_dir());
+        let store_path = match store_path {
+            Some(p) if !cx.resolves_under_root(&p) => {
+                let what = format!("{}'s store {} (a link)", user.record_name, p.display());
+                cx.warn_outside(
+                    Some(&user.record_name),
+                    &what,
+                    "this account's mail is not counted or copied",
+                );
+                None
+            }
+            other => other,
+        };
         let is_mail_user = !user.emails.is_empty() || us.is_some() || store_path.is_some();
         if !is_mail_user {
             let system = user.record_name.starts_with('_')
@@ -646,7 +708,22 @@ fn read_aliases(cx: &mut Ctx, main: &MainCf) -> Result<Vec<postfix::AliasEntry>,
     Ok(out)
 }
 
+/// The store partitions, without those whose path climbs out of the root (each warned).
 fn read_partitions(cx: &mut Ctx, settings: &Settings) -> Result<Vec<Partition>, DiscoverError> {
+    let parts = read_partition_list(cx, settings)?;
+    let mut kept = Vec::new();
+    for p in parts {
+        if climbs(&p.path) {
+            let what = format!("The store partition {:?} at {}", p.tag, p.path);
+            cx.warn_outside(None, &what, "the stores on it are not found");
+        } else {
+            kept.push(p);
+        }
+    }
+    Ok(kept)
+}
+
+fn read_partition_list(cx: &mut Ctx, settings: &Settings) -> Result<Vec<Partition>, DiscoverError> {
     let map_path = cx.local(PARTITION_MAP);
     if map_path.exists() {
         if let Some((file, bytes)) =

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use wait_timeout::ChildExt;
@@ -74,7 +74,8 @@ pub fn run_with_limit(program: &str, args: &[&str], limit: Duration) -> Result<S
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let mut child = Command::new(program)
+    // A clean environment: Ferry's holds passwords (FERRY_*_PASSWORD, FERRY_VAULT_PASSPHRASE).
+    let mut child = ferry_safeio::child::command(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -223,6 +223,9 @@ pub enum WarningCode {
     Inconsistent,
     /// The store uses more than the user's quota.
     OverQuota,
+    /// A path from the server's configuration or directory (`..` in a partition path or a
+    /// table, a link) that leads outside the folder discovery was given: not read.
+    OutsideRoot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

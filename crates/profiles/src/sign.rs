@@ -106,8 +106,9 @@ pub fn sign_with_keychain_identity(
     identity: &str,
 ) -> Result<Vec<u8>, ProfileError> {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("/usr/bin/security")
+    use std::process::Stdio;
+    // A clean environment: Ferry's holds FERRY_P12_PASSWORD and FERRY_VAULT_PASSPHRASE.
+    let mut child = ferry_safeio::child::command("/usr/bin/security")
         .args(["cms", "-S", "-N", identity])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
