@@ -81,6 +81,33 @@ fn put_message(folder: &Path, unique: &str, flags: &str, at: i64, bytes: &[u8]) 
     name
 }
 
+/// The ledger as a crash after the delivery (APPEND, or the mbox write) and before its
+/// confirmation leaves it: the resolution started, the message still failed, not settled.
+fn undo_confirmation(state: &Path, folder: &str, key: &str) {
+    let conn = rusqlite::Connection::open(state).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE resolution SET state = 'intent', dest_uid = NULL, dest_uidvalidity = NULL
+             WHERE source_folder = ?1 AND source_key = ?2",
+            [folder, key],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    conn.execute(
+        "DELETE FROM message WHERE source_folder = ?1 AND source_key = ?2",
+        [folder, key],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO failure (account, source_folder, source_uidvalidity, source_key, source_uid, size,
+            class, subject, date, server_text, at)
+         SELECT account, source_folder, source_uidvalidity, source_key, source_uid, size, class, subject,
+            date, server_text, at FROM resolution WHERE source_folder = ?1 AND source_key = ?2",
+        [folder, key],
+    )
+    .unwrap();
+}
+
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -213,6 +240,21 @@ async fn refused_message_delivered_wrapped_is_kept_once() {
         .unwrap();
     assert_eq!(twice.dest_uid, Some(uid));
     assert_eq!(s.server.messages("jdoe", "INBOX").len(), after.len());
+
+    // A crash right after the APPEND: the next attempt finds the wrapped message by its
+    // identity on the new host and records it, without delivering it again.
+    let state = s.tmp.path().join("state.sqlite");
+    undo_confirmation(&state, &target.folder, &target.key);
+    let reverted = s.review().await;
+    assert_eq!(reverted.failed, 1, "{reverted:#?}");
+    assert_eq!(reverted.resolved.wrapped, 0);
+    let found = review::resolve(&s.pair(), &s.opts(), &target, &ResolveChoice::Wrapped)
+        .await
+        .unwrap();
+    assert_eq!(found.dest_uid, Some(uid));
+    assert_eq!(s.server.messages("jdoe", "INBOX").len(), after.len());
+    let last = s.sync().await;
+    assert_eq!((last.copied, last.failed), (0, 0), "{last:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,6 +320,16 @@ async fn message_over_the_size_limit_is_exported_to_mbox() {
         "From jane.doe@example.com Tue Jan  1 10:00:00 2019"
     );
     // Asked again: the file is not written twice.
+    review::resolve(&s.pair(), &s.opts(), &target, &choice)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&mbox).unwrap(), data);
+    // A crash after the write, before the ledger recorded it: the file is not written twice.
+    undo_confirmation(
+        &s.tmp.path().join("state.sqlite"),
+        &target.folder,
+        &target.key,
+    );
     review::resolve(&s.pair(), &s.opts(), &target, &choice)
         .await
         .unwrap();
