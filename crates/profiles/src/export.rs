@@ -6,7 +6,9 @@ use crate::ProfileError;
 
 /// `manifest.csv`: one row per profile file.
 /// Columns: user, address, target, file, profile_identifier, profile_uuid, payload_uuids
-/// (`<PayloadType>=<UUID>` separated by spaces), contains_password, signed.
+/// (`<PayloadType>=<UUID>` separated by spaces), contains_password, signed, asks_for (what the
+/// person installing is asked for: `password`, `app-password`, `host-sign-in`, separated by
+/// spaces; empty when nothing).
 pub fn manifest_csv(profiles: &[Profile]) -> Result<Vec<u8>, ProfileError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| ProfileError::Manifest(e.to_string());
@@ -20,6 +22,7 @@ pub fn manifest_csv(profiles: &[Profile]) -> Result<Vec<u8>, ProfileError> {
         "payload_uuids",
         "contains_password",
         "signed",
+        "asks_for",
     ])
     .map_err(csv_err)?;
     for p in profiles {
@@ -39,6 +42,15 @@ pub fn manifest_csv(profiles: &[Profile]) -> Result<Vec<u8>, ProfileError> {
             &payloads,
             if p.contains_password { "yes" } else { "no" },
             if p.signed { "yes" } else { "no" },
+            &p.asks_for
+                .iter()
+                .map(|a| match a {
+                    crate::Prompt::Password => "password",
+                    crate::Prompt::AppPassword => "app-password",
+                    crate::Prompt::HostSignIn => "host-sign-in",
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         ])
         .map_err(csv_err)?;
     }

@@ -733,7 +733,26 @@ fn manifest_and_combined_file_list_every_profile() {
             )));
         }
         assert_eq!(&row[7], "no");
+        assert_eq!(&row[9], "host-sign-in");
     }
+    let google = build(&google(), true);
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(manifest_csv(&google).unwrap().as_slice())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+    let asks: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| &r[0] == "jdoe")
+        .map(|r| (&r[2], &r[9]))
+        .collect();
+    assert_eq!(
+        asks,
+        [
+            ("mac", "app-password"),
+            ("ios", "app-password host-sign-in")
+        ]
+    );
 
     let combined =
         Value::from_reader(std::io::Cursor::new(combined_plist(&profiles).unwrap())).unwrap();
