@@ -213,6 +213,17 @@ async fn watch_progress_names_the_resolvers_still_old_and_failing() {
     args.extend(["--watch", "--interval", "1", "--max-wait", "1"]);
     let out = ferry(&args);
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    // The switch is under way: the TTL advice says to wait for the rest, not to lower first.
+    let report = String::from_utf8_lossy(&out.stdout);
+    let ttl_lines: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("  TTL: "))
+        .collect();
+    assert_eq!(
+        ttl_lines,
+        ["  TTL: The switch is under way: some resolvers already answer the new MX; wait up to 1 h (the old TTL) for the rest."; 2],
+        "\n{report}"
+    );
     let progress = String::from_utf8_lossy(&out.stderr);
     // "HH:MM:SS: " then the words.
     let rounds: Vec<&str> = progress.lines().map(|l| &l[10..]).collect();
