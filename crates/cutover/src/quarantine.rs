@@ -279,6 +279,13 @@ fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// An archive file's bytes, without following a symbolic link at its name.
+fn read_archive(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    ferry_safeio::fs::open_read(path)?.read_to_end(&mut data)?;
+    Ok(data)
+}
+
 pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -290,7 +297,11 @@ pub fn archive_to_mbox(
     mailboxes: &[QuarantineMailbox],
     dest_dir: &Path,
 ) -> Result<QuarantineArchive> {
-    std::fs::create_dir_all(dest_dir).map_err(|source| CutoverError::Write {
+    // Quarantined mail names senders and subjects: a folder Ferry creates is the owner's only,
+    // and so is every archive file (0600). No symbolic link is followed at an archive's name:
+    // the folder is the admin's choice, and a planted link must not make Ferry read or append
+    // to another file.
+    ferry_safeio::fs::create_private_dir_all(dest_dir).map_err(|source| CutoverError::Write {
         path: dest_dir.to_path_buf(),
         source,
     })?;
@@ -298,10 +309,10 @@ pub fn archive_to_mbox(
     let mut warnings = Vec::new();
     for mailbox in mailboxes {
         let path = dest_dir.join(format!("{}.mbox", mailbox.label));
-        let existing = match std::fs::read(&path) {
+        let existing = match read_archive(&path) {
             Ok(data) => data,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(CutoverError::Read { path, source }),
+            Err(source) => return Err(CutoverError::Write { path, source }),
         };
         let parsed =
             mbox::parse(&existing).ok_or_else(|| CutoverError::NotMbox { path: path.clone() })?;
@@ -346,10 +357,7 @@ pub fn archive_to_mbox(
         }
         if !buffer.is_empty() || !path.exists() {
             let write = || -> std::io::Result<()> {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)?;
+                let mut f = ferry_safeio::fs::open_append(&path, ferry_safeio::fs::PRIVATE_FILE)?;
                 f.write_all(&buffer)?;
                 f.sync_all()
             };

@@ -12,7 +12,6 @@
 //! derived once when the file is opened, so each later write costs one encryption, not one scrypt.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -302,68 +301,22 @@ impl FileVault {
         plain.zeroize();
 
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|e| self.io("create the folder of", e))?;
+            ferry_safeio::fs::create_private_dir_all(dir)
+                .map_err(|e| self.io("create the folder of", e))?;
         }
-        let tmp = self
-            .path
-            .with_extension(format!("tmp-{}", std::process::id()));
-        let result = (|| {
-            let mut file = private_file(&tmp)?;
-            file.write_all(&header)?;
-            file.write_all(nonce.as_slice())?;
-            file.write_all(&sealed)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // Make the rename itself durable; not every filesystem allows opening a folder.
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(|e| self.io("write", e))
+        let mut bytes = Vec::with_capacity(header.len() + nonce.len() + sealed.len());
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(nonce.as_slice());
+        bytes.extend_from_slice(&sealed);
+        // A new temp file (O_EXCL, 0600: a link planted at its name cannot redirect the write),
+        // fsync, rename over the vault; a link at the vault's own name is refused.
+        ferry_safeio::fs::write_replace(&self.path, &bytes, ferry_safeio::fs::PRIVATE_FILE)
+            .map_err(|e| self.io("write", e))
     }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(unix)]
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::create(path)
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
 }
 
 impl Vault for FileVault {
@@ -518,6 +471,48 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("vault.ferry")]);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_never_written_through() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled(dir.path());
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"the admin's own file\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // The temp name the vault used to write (and truncate) without O_EXCL.
+        let old_temp = path.with_extension(format!("tmp-{}", std::process::id()));
+        symlink(&victim, &old_temp).unwrap();
+        let vault = FileVault::open_or_create(&path, &pass("correct horse"), FAST).unwrap();
+        vault
+            .set("mail.example.com", "asmith", &Secret::new("Pw-2".into()))
+            .unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"the admin's own file\n");
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        std::fs::remove_file(&old_temp).unwrap();
+        // A link at the vault's own name (to where a vault could be created): refused, and
+        // nothing is created at its target.
+        let target = dir.path().join("elsewhere.ferry");
+        let linked = dir.path().join("sub/linked.ferry");
+        symlink(&target, &linked).unwrap();
+        let err = FileVault::open_or_create(&linked, &pass("correct horse"), FAST)
+            .and_then(|v| v.set("h", "u", &Secret::new("p".into())))
+            .err()
+            .expect("writing through a link must fail");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot write the password file {}: {}",
+                linked.display(),
+                ferry_safeio::fs::symlink_refused()
+            )
+        );
+        assert!(!target.exists());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"the admin's own file\n");
     }
 
     #[test]
