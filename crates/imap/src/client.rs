@@ -513,7 +513,7 @@ impl Client {
             user: user.to_string(),
             issuer: issuer.clone(),
             provider: source.provider(),
-            refusal,
+            refusal: Box::new(refusal),
             server_text: reply.status.full(),
         })
     }

@@ -172,7 +172,7 @@ pub enum ImapError {
         /// Who issued the token (app and tenant, or service account).
         issuer: String,
         provider: OAuthProvider,
-        refusal: OAuthRefusal,
+        refusal: Box<OAuthRefusal>,
         server_text: String,
     },
     /// No access token could be had for the sign-in.

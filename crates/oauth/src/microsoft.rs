@@ -32,7 +32,7 @@ pub enum AppCredential {
     Secret(SecretString),
     /// A certificate uploaded to the app registration, and its private key.
     Certificate {
-        key: SigningKey,
+        key: Box<SigningKey>,
         thumbprints: Thumbprints,
     },
 }
@@ -41,7 +41,7 @@ impl AppCredential {
     /// From PEM texts: the private key and the certificate uploaded to the app.
     pub fn certificate(key_pem: &str, certificate_pem: &str) -> Result<AppCredential, TokenError> {
         Ok(AppCredential::Certificate {
-            key: SigningKey::from_pem(key_pem, "the app's private key")?,
+            key: Box::new(SigningKey::from_pem(key_pem, "the app's private key")?),
             thumbprints: Thumbprints::from_certificate_pem(certificate_pem)?,
         })
     }

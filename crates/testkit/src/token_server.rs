@@ -343,7 +343,10 @@ pub fn follow_redirect(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn http_get(url: &str) -> Result<(u16, BTreeMap<String, String>, Vec<u8>), String> {
+/// A first line (or status), headers with lower-case names, and a body.
+type Message<First> = (First, BTreeMap<String, String>, Vec<u8>);
+
+fn http_get(url: &str) -> Result<Message<u16>, String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("not a loopback http URL: {url}"))?;
@@ -369,7 +372,7 @@ fn http_get(url: &str) -> Result<(u16, BTreeMap<String, String>, Vec<u8>), Strin
 }
 
 /// Reads a request or response: first line, headers (lower-case names), body by Content-Length.
-fn read_message(reader: &mut impl BufRead) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
+fn read_message(reader: &mut impl BufRead) -> Option<Message<String>> {
     let mut first = String::new();
     reader.read_line(&mut first).ok()?;
     if first.is_empty() {
