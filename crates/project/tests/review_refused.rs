@@ -508,3 +508,63 @@ fn wrapped_bytes_come_back_identical_from_the_new_host() {
     assert_eq!(attachment.attachment_name(), Some("original.eml"));
     assert_eq!(sha256(attachment.contents()), sha256(&original));
 }
+
+/// The old server over IMAP (the OldMac preset, `.` separator): after a clean sync the review
+/// has nothing missing, and its counts and sizes are the two servers' own, folder by folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_of_an_imap_sync_matches_both_servers() {
+    let old = Dovecot::start(Preset::OldMac);
+    let new = Dovecot::start(Preset::Modern);
+    let tmp = tempfile::tempdir().unwrap();
+    let account = |server: &Dovecot, user: &str| ImapAccount {
+        endpoint: ImapEndpoint::tls(server.host(), server.imaps_port())
+            .pinned(server.cert_sha256()),
+        user: user.into(),
+        password: SecretString::from(server.password(user).to_string()),
+    };
+    let pair = AccountPair {
+        source: SourceSpec::Imap(account(&old, "jdoe")),
+        dest: account(&new, "alice"),
+    };
+    let opts = RunOptions {
+        state: Some(tmp.path().join("state.sqlite")),
+        ..RunOptions::default()
+    };
+    let synced = sync::run_sync(vec![pair.clone()], opts.clone(), Arc::new(|_: &_| ()))
+        .await
+        .unwrap();
+    assert!(synced.complete, "{synced:#?}");
+    let review = review::run_review(vec![pair], opts).await.unwrap();
+    assert!(review.ok, "{review:#?}");
+    assert_eq!((review.missing, review.failed), (0, 0));
+    assert_eq!(review.resolved_text, "");
+    let account = &review.accounts[0];
+    assert_eq!(account.folders.len(), synced.accounts[0].plan.folders.len());
+    let mut source_total = 0;
+    for f in &account.folders {
+        assert_eq!(f.sources.len(), 1, "{f:?}");
+        let on_old = old.messages("jdoe", &f.sources[0]);
+        let on_new = new.messages("alice", &f.dest);
+        let bytes = |v: &[ferry_testkit::StoredMessage]| -> u64 {
+            v.iter().map(|m| m.bytes.len() as u64).sum()
+        };
+        assert_eq!(f.source_messages, on_old.len() as u64, "{f:?}");
+        assert_eq!(f.source_bytes, bytes(&on_old), "{f:?}");
+        assert_eq!(f.dest_messages, on_new.len() as u64, "{f:?}");
+        assert_eq!(f.dest_bytes, bytes(&on_new), "{f:?}");
+        assert_eq!(
+            (f.dest_matching, f.dest_other, f.missing),
+            (f.source_messages, 0, 0)
+        );
+        source_total += f.source_messages;
+    }
+    assert!(source_total >= 12);
+    assert_eq!(account.source_messages, source_total);
+    assert_eq!(review.dest_messages, source_total);
+    assert_eq!(review.source_bytes, review.dest_bytes);
+    // "Archive.2018" on the old server is "Archive/2018" on the new one.
+    assert!(account
+        .folders
+        .iter()
+        .any(|f| f.sources == ["Archive.2018"] && f.dest == "Archive/2018"));
+}
