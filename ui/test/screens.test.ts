@@ -116,7 +116,6 @@ describe("Credentials", () => {
     expect(pw("jdoe").type).toBe("text");
     typeInto(pw("jdoe"), "s3cret-jdoe");
     typeInto(pw("asmith"), "wrong");
-    expect((tid("store-passwords") as HTMLButtonElement).disabled).toBe(false);
     tid("store-passwords")!.click();
     await flush();
     expect(host.received).toEqual({ "john@example.com": "s3cret-jdoe", "asmith@example.com": "wrong" });

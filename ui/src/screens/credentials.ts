@@ -51,7 +51,6 @@ export function credentialsBody(p: CredentialsProps, a: CredentialsActions): (HT
     return [h("div", { class: "notice", "data-testid": "empty" }, "Choose the new mail host first (step 2): the passwords are for accounts there.")];
   }
   const accounts = p.plan.filter((x) => x.included && x.present && x.kind === "user");
-  const pending = Object.keys(p.typed).filter((k) => p.typed[k] !== "").length;
   const last = (acc: string) => p.checks.filter((c) => c.account === acc && c.side === "destination").sort((x, y) => y.checked_at - x.checked_at)[0];
   const ok = accounts.filter((acc) => last(acc.source_address)?.status === "ok").length;
   return [
@@ -115,8 +114,8 @@ export function credentialsBody(p: CredentialsProps, a: CredentialsActions): (HT
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: pending > 0 ? "primary" : "secondary", "data-testid": "store-passwords", disabled: pending === 0 || p.busy, onclick: () => a.storeAll() }, "Store passwords"),
-        h("button", { type: "button", class: pending > 0 ? "secondary" : "primary", "data-testid": "check-logins", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : "Check logins"),
+        h("button", { type: "button", class: ok === accounts.length ? "secondary" : "primary", "data-testid": "store-passwords", disabled: p.busy, onclick: () => a.storeAll() }, "Store passwords"),
+        h("button", { type: "button", class: "secondary", "data-testid": "check-logins", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : "Check logins"),
       ),
     ),
   ];

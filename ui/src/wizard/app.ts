@@ -305,11 +305,8 @@ export class Wizard {
           { destination: view.destination, plan: view.plan, checks: view.login_checks, typed: s.typed, stored: s.stored, shown: s.shown, busy: s.running, error: s.error },
           {
             type: (account, value) => {
-              const hadAny = Object.values(this.state.typed).some((v) => v !== "");
+              // no re-render while typing: the field keeps its caret (and WebDriver its element)
               this.state.typed = { ...this.state.typed, [account]: value };
-              // the buttons change only when the first character arrives or the last goes
-              const hasAny = Object.values(this.state.typed).some((v) => v !== "");
-              if (hadAny !== hasAny) this.render();
             },
             toggleShown: (account) => {
               const shown = new Set(this.state.shown);
@@ -424,6 +421,7 @@ export class Wizard {
 
   private async storePasswords(): Promise<void> {
     const typed = Object.entries(this.state.typed).filter(([, v]) => v !== "");
+    if (typed.length === 0) return this.set({ error: { code: "invalid", message: "Type a password in at least one row first." } });
     await this.act(async () => {
       let view: AppView | undefined;
       const stored = new Set(this.state.stored);
@@ -443,7 +441,9 @@ export class Wizard {
   private async startSync(kind: JobKind): Promise<void> {
     this.set({ error: null });
     try {
-      await this.host.startSync(kind);
+      const id = await this.host.startSync(kind);
+      // events for this id fill it in (a "started" event may already have come)
+      if (this.state.job?.id !== id) this.set({ job: { id, kind, running: true, accounts: [], summary: null }, rates: [] });
     } catch (err) {
       this.set({ error: asCommandError(err) });
     }
