@@ -139,11 +139,13 @@ fn accounts_item(input: &ChecklistInput) -> ChecklistItem {
             Some("Include the accounts to move in the account plan.".into()),
         );
     }
-    // Mail that reached the old server after an account's final sync is not on the new host.
+    // Files that reached the old store after an account's final sync (delivered mail, or mail
+    // someone wrote or moved there) are not on the new host.
     let late = |a: &AccountReadiness| {
         input.mailflow.as_ref().and_then(|m| {
             m.late_arrivals
                 .iter()
+                .chain(&m.written_since_cutover)
                 .filter(|l| {
                     (l.account.eq_ignore_ascii_case(&a.old_login)
                         || account_matches(&l.account, &a.account))
@@ -294,18 +296,37 @@ fn quiet_item(input: &ChecklistInput) -> ChecklistItem {
             }),
         );
     };
-    // Quiet since the last delivery; with none seen, since the cut-over.
-    let since = m.last_delivery.or(m.cutover);
+    // Quiet since the last delivery or refused attempt (the mail-flow check's rule, counted on
+    // to `now`); with neither seen, since the cut-over.
+    let since = m
+        .quiet_for_secs
+        .map(|q| m.checked_at - Duration::seconds(q))
+        .or(m.cutover);
     let quiet_for = since.map(|t| input.now - t);
+    let unstored = if m.logged_not_stored.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {} after the cut-over the logs show but the old store does not hold (deleted, or never written): ask those people whether they miss mail.",
+            plural(m.logged_not_stored.len(), "delivery", "deliveries")
+        )
+    };
     let needed = Duration::hours(i64::from(hours));
     match quiet_for {
         Some(q) if q >= needed && dns_new => item(
             id,
             &title,
             ItemState::Done,
-            match m.last_delivery {
-                Some(t) => format!("The last mail arrived {} ({} hours ago).", when(t), q.num_hours()),
-                None => format!("No mail has arrived since the cut-over ({} hours ago).", q.num_hours()),
+            match (m.quiet_for_secs, since) {
+                (Some(_), Some(t)) => format!(
+                    "The last mail or refused attempt was {} ({} hours ago).{unstored}",
+                    when(t),
+                    q.num_hours()
+                ),
+                _ => format!(
+                    "No mail has arrived since the cut-over ({} hours ago).{unstored}",
+                    q.num_hours()
+                ),
             },
             None,
         ),
@@ -323,11 +344,11 @@ fn quiet_item(input: &ChecklistInput) -> ChecklistItem {
                 &title,
                 if dns_new { ItemState::NotYet } else { ItemState::Blocked },
                 format!(
-                    "Quiet for {} of {hours} hours{}.",
+                    "Quiet for {} of {hours} hours{}.{unstored}",
                     q.num_hours().max(0),
-                    match m.last_delivery {
-                        Some(t) => format!(" (last mail {})", when(t)),
-                        None => String::new(),
+                    match (m.quiet_for_secs, since) {
+                        (Some(_), Some(t)) => format!(" (last mail or refused attempt {})", when(t)),
+                        _ => String::new(),
                     }
                 ),
                 Some(format!(

@@ -37,7 +37,10 @@ fn checklist_from_the_fixture() {
         ..MailflowRequest::default()
     };
     let probe = cutover::mailflow(&root, &req, Utc::now()).unwrap();
-    let last = probe.last_delivery.expect("the fixture has deliveries");
+    // The last delivery or refused attempt (the mail-flow check's quiet rule).
+    let last = probe.checked_at
+        - Duration::seconds(probe.quiet_for_secs.expect("the fixture has deliveries"));
+    assert!(probe.last_delivery.is_some_and(|d| d <= last));
     // The MX was switched a minute after the last delivery: nothing arrived after it.
     let req = MailflowRequest {
         cutover: Some(last + Duration::minutes(1)),
@@ -95,7 +98,7 @@ fn checklist_from_the_fixture() {
     assert_eq!(
         quiet.detail,
         format!(
-            "Quiet for 20 of 72 hours (last mail {}).",
+            "Quiet for 20 of 72 hours (last mail or refused attempt {}).",
             last.format("%Y-%m-%d %H:%M UTC")
         )
     );
@@ -181,6 +184,26 @@ fn checklist_from_the_fixture() {
         "{}",
         c.items[0].detail
     );
+
+    // Someone still writes on the old server (a sent message): that account is not done either.
+    std::fs::remove_file(jdoe_inbox.join(&late_name)).unwrap();
+    let sent = root.join(
+        "Library/Server/Mail/Data/mail/3F2A6C1E-8B4D-4E7A-9C21-5D0B7E6F1A23/.Sent Messages/cur",
+    );
+    std::fs::write(
+        sent.join(format!("{}.M8P8.mail.example.com:2,S", at(2).timestamp())),
+        b"From: jane.doe@example.com\nSubject: sent late\n\nx\n",
+    )
+    .unwrap();
+    let mut written = done.clone();
+    written.mailflow = Some(cutover::mailflow(&root, &req, at(73)).unwrap());
+    let flow = written.mailflow.as_ref().unwrap();
+    assert_eq!(
+        (flow.late_arrivals.len(), flow.written_since_cutover.len()),
+        (0, 1)
+    );
+    let c = checklist(&written);
+    assert_eq!(c.items[0].state, ItemState::NotYet, "{:?}", c.items[0]);
 }
 
 const EVIL: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>";
