@@ -28,6 +28,36 @@ pub trait BrowserOpener: Send + Sync {
     fn open(&self, url: &str) -> Result<(), String>;
 }
 
+/// The system's browser: `open` on macOS, `xdg-open` elsewhere. The URL holds no secret (the
+/// PKCE challenge and the state are not secrets), so it may travel in the command line.
+pub struct SystemBrowser;
+
+impl BrowserOpener for SystemBrowser {
+    fn open(&self, url: &str) -> Result<(), String> {
+        let program = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        let status = std::process::Command::new(program)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| {
+                format!("{program} could not be started ({e}); open this address yourself: {url}")
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{program} failed ({status}); open this address yourself: {url}"
+            ))
+        }
+    }
+}
+
 /// Where and how to sign in.
 #[derive(Clone)]
 pub struct InteractiveConfig {

@@ -50,7 +50,9 @@ use ferry_vault::{Secret, Vault, VaultError};
 
 pub use cache::{TokenCache, REFRESH_MARGIN};
 pub use google::GoogleServiceAccount;
-pub use interactive::{sign_in, BrowserOpener, InteractiveConfig, InteractiveSignIn};
+pub use interactive::{
+    sign_in, BrowserOpener, InteractiveConfig, InteractiveSignIn, SystemBrowser,
+};
 pub use microsoft::{AppCredential, MicrosoftApp};
 
 /// How a Microsoft 365 app proves itself.

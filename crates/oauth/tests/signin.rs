@@ -417,3 +417,39 @@ async fn interactive_admin_sign_in_opens_granted_mailboxes() {
     session.logout().await;
     assert_eq!(tokens.tokens_issued(), issued + 1);
 }
+
+#[tokio::test]
+async fn a_session_outlives_its_token_and_nothing_prints_the_token() {
+    let (tokens, server) = setup(Duration::from_secs(1));
+    let source = microsoft_secret(&tokens, SECRET);
+    let token = source.token("alice").await.unwrap();
+    let mut session = sign_in(&server, source.clone(), "alice", AuthMethod::Auto)
+        .await
+        .unwrap();
+    // Dovecot (like the hosts) checks the token at AUTHENTICATE only.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!token.valid_for(Duration::ZERO));
+    assert_eq!(session.status("INBOX").await.unwrap().messages, 0);
+    session.logout().await;
+
+    use secrecy::ExposeSecret;
+    let secret = token.secret().expose_secret().to_string();
+    let creds = Credentials::oauth("alice", source.clone());
+    for printed in [format!("{creds:?}"), format!("{token:?}")] {
+        assert!(!printed.contains(&secret), "{printed}");
+        assert!(!printed.contains(SECRET), "{printed}");
+    }
+    assert_eq!(
+        format!("{creds:?}"),
+        format!("Credentials {{ user: \"alice\", secret: OAuth(Microsoft 365 app {APP} in tenant {TENANT}), login_as: None, method: Auto }}")
+    );
+    let refused = sign_in(&server, source, "bob", AuthMethod::Auto)
+        .await
+        .unwrap_err();
+    for printed in [format!("{refused:?}"), refused.to_string()] {
+        assert!(
+            !printed.contains(&secret) && !printed.contains(SECRET),
+            "{printed}"
+        );
+    }
+}
