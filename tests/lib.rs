@@ -1,0 +1,1 @@
+//! End-to-end tests of Ferry live in this package's `tests`; the library is empty.
