@@ -163,7 +163,8 @@ fn resolver_words(a: &ResolverAnswer) -> String {
     match a.status {
         ResolverStatus::Answered => points(a.points).to_string(),
         ResolverStatus::Failed => format!("failed: {error}"),
-        ResolverStatus::NoAnswer => format!("no answer: {error}"),
+        // The reason says "no answer within ..." itself.
+        ResolverStatus::NoAnswer => error.to_string(),
     }
 }
 
