@@ -3,7 +3,12 @@
 //! imapc. For each: first copy, a no-change re-sync and a 1% delta; messages/s, MB/s, peak RSS, and
 //! a check of the destination (messages missing, extra, or with other bytes, flags or dates).
 //!
-//! Usage: `ferry-bench [--messages N] [--seed S] [--ferry PATH]`
+//! With `--latency-ms N`, every tool reaches the far side through a proxy that delays each
+//! direction by N ms (N = 20: a 40 ms round trip, a host across the internet); N = 0 goes through
+//! the same proxy without delay, the fair baseline. Far side: the destination for Ferry and
+//! mbsync, the source for dsync (it writes into the destination Dovecot locally).
+//!
+//! Usage: `ferry-bench [--messages N] [--seed S] [--ferry PATH] [--tools a,b] [--latency-ms N]`
 
 mod corpus;
 mod measure;
@@ -12,7 +17,7 @@ mod tools;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ferry_testkit::{Dovecot, Preset};
+use ferry_testkit::{DelayProxy, Dovecot, Preset};
 
 use crate::corpus::Corpus;
 use crate::measure::{check_destination, Check, Run};
@@ -22,6 +27,8 @@ struct Args {
     seed: u64,
     ferry: PathBuf,
     tools: Vec<String>,
+    /// One-way delay of the proxy in front of the far side; `None`: no proxy.
+    latency_ms: Option<u64>,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +42,7 @@ fn parse_args() -> Args {
             "mbsync".into(),
             "dsync".into(),
         ],
+        latency_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,6 +52,7 @@ fn parse_args() -> Args {
             "--seed" => args.seed = value().parse().expect("--seed S"),
             "--ferry" => args.ferry = PathBuf::from(value()),
             "--tools" => args.tools = value().split(',').map(str::to_string).collect(),
+            "--latency-ms" => args.latency_ms = Some(value().parse().expect("--latency-ms N")),
             other => panic!("unknown argument {other}; see the top of crates/bench/src/main.rs"),
         }
     }
@@ -79,6 +88,30 @@ fn main() {
         corpus.shared_message_ids()
     );
 
+    // The far side, through a delaying proxy when asked (kept alive for the whole bench).
+    let proxies = args.latency_ms.map(|ms| {
+        let one_way = std::time::Duration::from_millis(ms);
+        eprintln!(
+            "far side through a proxy: {ms} ms each way ({} ms round trip)",
+            2 * ms
+        );
+        (
+            DelayProxy::start(dest.imaps_port(), one_way),
+            DelayProxy::start(source.imaps_port(), one_way),
+        )
+    });
+    let ports = match &proxies {
+        Some((to_dest, to_source)) => tools::Ports {
+            source: source.imaps_port(),
+            dest: to_dest.port(),
+            dsync_source: to_source.port(),
+        },
+        None => tools::Ports {
+            source: source.imaps_port(),
+            dest: dest.imaps_port(),
+            dsync_source: source.imaps_port(),
+        },
+    };
     let mut runs: Vec<Run> = Vec::new();
     let mut checks: BTreeMap<String, Check> = BTreeMap::new();
     let phases = ["first copy", "no-change re-sync", "1% delta"];
@@ -101,7 +134,7 @@ fn main() {
         for tool in &args.tools {
             let user = dest_user(tool);
             eprintln!("{phase}: {tool} ...");
-            let cost = tools::run(tool, &args.ferry, &source, source_user, &dest, &user);
+            let cost = tools::run(tool, &args.ferry, &source, source_user, &dest, &user, ports);
             runs.push(Run {
                 tool: tool.clone(),
                 phase: phase.to_string(),

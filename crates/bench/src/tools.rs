@@ -20,6 +20,17 @@ pub struct Cost {
     pub exit_ok: bool,
 }
 
+/// Where each tool connects: the servers' own ports, or a delaying proxy's in front of the far
+/// side (the destination for Ferry and mbsync; the source for dsync, which writes into the
+/// destination Dovecot locally and reads the other side over IMAP).
+#[derive(Clone, Copy)]
+pub struct Ports {
+    pub source: u16,
+    pub dest: u16,
+    /// dsync's source when the far side is delayed.
+    pub dsync_source: u16,
+}
+
 /// Runs one tool once.
 pub fn run(
     tool: &str,
@@ -28,6 +39,7 @@ pub fn run(
     source_user: &str,
     dest: &Dovecot,
     dest_user: &str,
+    ports: Ports,
 ) -> Cost {
     let work = work_dir(tool);
     let cmd = match tool {
@@ -37,7 +49,7 @@ pub fn run(
             if tool == "ferry" {
                 c.args([
                     "--source",
-                    &format!("imaps://{source_user}@127.0.0.1:{}", source.imaps_port()),
+                    &format!("imaps://{source_user}@127.0.0.1:{}", ports.source),
                     "--source-cert-sha256",
                     &source.cert_sha256(),
                 ]);
@@ -50,13 +62,19 @@ pub fn run(
             }
             c.args([
                 "--dest",
-                &format!("imaps://{dest_user}@127.0.0.1:{}", dest.imaps_port()),
+                &format!("imaps://{dest_user}@127.0.0.1:{}", ports.dest),
                 "--dest-cert-sha256",
                 &dest.cert_sha256(),
                 "--json",
             ])
             .arg("--state")
             .arg(work.join("state.sqlite"))
+            // Extra arguments to try a setting (e.g. `--connections 8`), space-separated.
+            .args(
+                std::env::var("FERRY_BENCH_FERRY_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .env("FERRY_DEST_PASSWORD", dest.password(dest_user));
             c
         }
@@ -72,10 +90,10 @@ pub fn run(
                  IMAPAccount near\nHost localhost\nPort {}\nUser {dest_user}\nPass {}\nSSLType IMAPS\nCertificateFile {}\n\n\
                  IMAPStore near\nAccount near\n\n\
                  Channel bench\nFar :far:\nNear :near:\nPatterns * !Archive !Drafts !Junk !Sent !Trash\nSync Pull\nCreate Near\nCopyArrivalDate yes\nSyncState {}/\n",
-                source.imaps_port(),
+                ports.source,
                 source.password(source_user),
                 ca.display(),
-                dest.imaps_port(),
+                ports.dest,
                 dest.password(dest_user),
                 dest_ca.display(),
                 work.join("state").display(),
@@ -94,7 +112,7 @@ pub fn run(
                 .arg(dest.config_path())
                 .args(["-o", "imapc_host=127.0.0.1"])
                 .arg("-o")
-                .arg(format!("imapc_port={}", source.imaps_port()))
+                .arg(format!("imapc_port={}", ports.dsync_source))
                 .args(["-o", "imapc_ssl=imaps", "-o", "imapc_ssl_verify=no"])
                 .arg("-o")
                 .arg(format!("imapc_user={source_user}"))

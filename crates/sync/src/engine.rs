@@ -121,6 +121,8 @@ struct Ctx<S, D> {
     budget_until: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// The size of the first message that did not fit the budget.
     budget_need: Mutex<Option<u64>>,
+    /// Destination folders this run creates: their batches wait for the CREATE.
+    folders_ready: Mutex<HashMap<String, tokio::sync::watch::Receiver<u8>>>,
 }
 
 #[derive(Default)]
@@ -376,6 +378,7 @@ pub async fn sync_account<S: Source, D: Destination>(
         deferred: AtomicU64::new(0),
         budget_until: Mutex::new(None),
         budget_need: Mutex::new(None),
+        folders_ready: Mutex::new(HashMap::new()),
     });
     let mut summary = AccountSummary {
         account: account.clone(),
@@ -512,21 +515,39 @@ async fn run<S: Source, D: Destination>(
 
     // Destination folders to create, and those to subscribe (once, the first time a folder is
     // synced): all at once, several connections, meanwhile the source is listed.
-    let mut folder_setup: Option<Vec<(String, bool)>> = None;
+    let mut folder_setup: Option<Vec<FolderSetup>> = None;
     if !ctx.opts.dry_run {
         ctx.db(|db| db.put_mapping(&ctx.account, &plan))?;
-        let mut setup: BTreeMap<String, bool> = BTreeMap::new();
+        // (create, subscribe) per destination folder.
+        let mut setup: BTreeMap<String, (bool, bool)> = BTreeMap::new();
         for m in &plan.folders {
             if m.create {
-                setup.entry(m.dest.clone()).or_default();
+                setup.entry(m.dest.clone()).or_default().0 = true;
             }
             if subscribed.contains(m.source.as_str())
                 && ctx.db(|db| db.folder(&ctx.account, &m.source))?.is_none()
             {
-                *setup.entry(m.dest.clone()).or_default() = true;
+                setup.entry(m.dest.clone()).or_default().1 = true;
             }
         }
-        folder_setup = Some(setup.into_iter().collect());
+        let mut ready = ctx.folders_ready.lock().unwrap_or_else(|p| p.into_inner());
+        folder_setup = Some(
+            setup
+                .into_iter()
+                .map(|(dest, (create, subscribe))| {
+                    let created = create.then(|| {
+                        let (tx, rx) = tokio::sync::watch::channel(PENDING);
+                        ready.insert(dest.clone(), rx);
+                        tx
+                    });
+                    FolderSetup {
+                        dest,
+                        created,
+                        subscribe,
+                    }
+                })
+                .collect(),
+        );
     }
 
     let mut folder_summaries: HashMap<String, FolderSummary> = HashMap::new();
@@ -578,14 +599,18 @@ async fn run<S: Source, D: Destination>(
                 Err(e) => return Err(e),
             }
         }
-        let (works, setup_result) = futures::join!(
-            prepare_all(ctx, &groups, &created),
-            setup_folders(ctx, folder_setup.take())
-        );
+        // Folders are created while the source is listed and the first batches are read;
+        // a batch waits for its folder's CREATE only before its APPEND.
+        let mut all_prepared = false;
+        let (setup_result, works) =
+            futures::join!(setup_folders(ctx, folder_setup.take()), async {
+                let mut works = prepare_all(ctx, &groups, &created).await?;
+                all_prepared = works.len() == plan.folders.len();
+                copy_and_finish(ctx, &mut works).await?;
+                Ok::<_, SyncError>(works)
+            });
         setup_result?;
-        let mut works = works?;
-        let all_prepared = works.len() == plan.folders.len();
-        copy_and_finish(ctx, &mut works).await?;
+        let works = works?;
         for w in works {
             let fs = w.fs;
             let entry = folder_summaries.entry(fs.source.clone()).or_default();
@@ -678,18 +703,22 @@ async fn run<S: Source, D: Destination>(
 /// subscribed to, several at once (each a round trip to a host that may be far away).
 async fn setup_folders<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
-    setup: Option<Vec<(String, bool)>>,
+    setup: Option<Vec<FolderSetup>>,
 ) -> Result<(), SyncError> {
     let Some(setup) = setup else {
         return Ok(());
     };
     let results: Vec<Result<(), SyncError>> = stream::iter(setup)
-        .map(|(dest, subscribe)| async move {
-            // A folder in this list is created unless it is only to be subscribed and exists.
-            ctx.dest.create(&dest).await.map_err(|e| ctx.dst_err(e))?;
-            if subscribe {
-                if let Err(e) = ctx.dest.subscribe(&dest).await {
-                    tracing::warn!(folder = %dest, error = %e, "subscribe failed");
+        .map(|f| async move {
+            if let Some(ready) = &f.created {
+                let r = ctx.dest.create(&f.dest).await.map_err(|e| ctx.dst_err(e));
+                // Batches for this folder wait for this before their APPEND.
+                let _ = ready.send(if r.is_ok() { READY } else { FAILED });
+                r?;
+            }
+            if f.subscribe {
+                if let Err(e) = ctx.dest.subscribe(&f.dest).await {
+                    tracing::warn!(folder = %f.dest, error = %e, "subscribe failed");
                 }
             }
             Ok(())
@@ -698,6 +727,38 @@ async fn setup_folders<S: Source, D: Destination>(
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+/// A destination folder to create (its batches wait on the watch) and/or to subscribe.
+struct FolderSetup {
+    dest: String,
+    created: Option<tokio::sync::watch::Sender<u8>>,
+    subscribe: bool,
+}
+
+const PENDING: u8 = 0;
+const READY: u8 = 1;
+const FAILED: u8 = 2;
+
+/// Waits until the destination folder exists, when this run creates it; false when its CREATE
+/// failed (the error ends the round) or was never made.
+async fn folder_ready<S: Source, D: Destination>(ctx: &Ctx<S, D>, dest: &str) -> bool {
+    let rx = ctx
+        .folders_ready
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(dest)
+        .cloned();
+    let Some(mut rx) = rx else {
+        return true;
+    };
+    while *rx.borrow() == PENDING {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+    let state = *rx.borrow();
+    state == READY
 }
 
 /// Prepares every folder: groups several at once, the folders of a group in order.
@@ -1415,6 +1476,12 @@ async fn copy_batch<S: Source, D: Destination>(
             flags: f.meta.flags.clone(),
         })
         .collect();
+    // The folder must exist (created alongside): else nothing is sent, the round ends with the
+    // CREATE's error.
+    if !folder_ready(ctx, &m.dest).await {
+        out.unsettled = batch.iter().map(|x| x.uid).collect();
+        return Ok(out);
+    }
     // A pause asked for while this batch was read holds it back too (or a cancel: nothing of
     // it was sent).
     if !ctx.wait_pause().await {
