@@ -182,6 +182,9 @@ describe("Initial sync", () => {
     await flush();
     expect(tid("job-summary")!.textContent).toBe("Paused: 5 of 10 messages copied; resume to continue.");
     expect(tid("start-sync")!.textContent).toBe("Resume the initial sync");
+    host.emit({ job_id: "job-1", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 10 messages copied." } });
+    await flush();
+    expect(tid("start-sync")!.textContent).toBe("Run the initial sync again");
   });
 
   it("says what blocks it before the destination is chosen", async () => {

@@ -30,6 +30,8 @@ export interface DestinationProps {
   certificate: CertificateInfo | null;
   trusted: boolean;
   busy: boolean;
+  /** A certificate check is running. */
+  probing: boolean;
   error: CommandError | null;
 }
 
@@ -48,10 +50,17 @@ export const DESTINATION_LEAD =
   "Choose the new mail host and check which accounts move there, under which address. Nothing is copied yet.";
 
 const PRESET_TEXT: Record<PresetId, string> = {
-  googleWorkspace: "Gmail for your domain. Each user signs in with an app password (2-Step Verification on).",
-  microsoft365: "Exchange Online. Copies over IMAP with each user's password or an app password.",
-  fastmail: "Fastmail with your domain. Each user needs an app password.",
-  genericImap: "Any other IMAP server: your own, a hosting company's. You give its host name.",
+  googleWorkspace: "Gmail with your own domain.",
+  microsoft365: "Exchange Online with your own domain.",
+  fastmail: "Fastmail with your own domain.",
+  genericImap: "Any other IMAP server: your own, or a hosting company's. You give its host name.",
+};
+
+const PRESET_TITLE: Record<PresetId, string> = {
+  googleWorkspace: "Google Workspace",
+  microsoft365: "Microsoft 365",
+  fastmail: "Fastmail",
+  genericImap: "Another IMAP host",
 };
 
 export function destinationBody(p: DestinationProps, a: DestinationActions): (HTMLElement | null)[] {
@@ -78,7 +87,7 @@ function chooser(p: DestinationProps, a: DestinationActions): HTMLElement {
         "aria-pressed": f.preset === d.preset ? "true" : "false",
         onclick: () => a.pickPreset(d.preset),
       },
-      h("span", { class: "preset-name" }, d.name),
+      h("span", { class: "preset-name" }, PRESET_TITLE[d.preset]),
       h("span", { class: "preset-text" }, PRESET_TEXT[d.preset]),
       d.needs.length > 0 ? h("ul", { class: "preset-needs" }, d.needs.map((n) => h("li", {}, n))) : null,
     );
@@ -119,7 +128,7 @@ function chooser(p: DestinationProps, a: DestinationActions): HTMLElement {
               ),
             ),
           ),
-          h("button", { type: "button", class: "secondary", "data-testid": "check-certificate", disabled: p.busy || f.security === "plain", onclick: () => a.checkCertificate() }, p.busy ? "Checking…" : "Check certificate"),
+          h("button", { type: "button", class: "secondary", "data-testid": "check-certificate", disabled: p.busy || f.security === "plain", onclick: () => a.checkCertificate() }, p.probing ? "Checking…" : "Check certificate"),
         )
       : null,
     generic && p.certificate ? certificateCard(p.certificate, p.trusted, a) : null,
@@ -229,7 +238,12 @@ function planTable(plan: PlannedAccount[], a: DestinationActions): HTMLElement {
                 (["store", "imap"] as const).map((m) => h("option", { value: m, selected: acc.method === m }, METHOD_TEXT[m])),
               ),
             ),
-            h("td", { class: "num" }, plural(acc.messages, "message"), h("span", { class: "sub" }, bytes(acc.bytes))),
+            h(
+              "td",
+              { class: "num" },
+              plural(acc.messages, "message"),
+              h("span", { class: "sub" }, acc.store === null ? "no mail store: nothing to copy" : bytes(acc.bytes)),
+            ),
           ),
         ),
       ),

@@ -24,6 +24,8 @@ export interface SyncProps {
   error: CommandError | null;
   /** The phase's note from the project ("Stopped before the end; run it again to continue"). */
   note: string | null;
+  /** The last run was paused (Resume), not ended (Run again). */
+  paused: boolean;
 }
 
 export interface SyncActions {
@@ -84,7 +86,7 @@ export function syncBody(p: SyncProps, a: SyncActions): (HTMLElement | null)[] {
           : h(
               "button",
               { type: "button", class: "primary", "data-testid": "start-sync", disabled: !p.ready, onclick: () => a.start() },
-              job ? `Resume the ${name}` : `Start the ${name}`,
+              job ? (p.paused ? `Resume the ${name}` : `Run the ${name} again`) : `Start the ${name}`,
             ),
         running ? h("span", { class: "blocked" }, "You may close this window: the copy goes on, and the menu-bar icon shows how far it is.") : null,
       ),
@@ -105,7 +107,7 @@ function progressCard(job: JobView, rates: number[]): HTMLElement {
     h(
       "div",
       { class: "progress-head" },
-      h("strong", { "data-testid": "overall" }, `${bytes(done)} of ${bytes(total)} (${Math.floor(percent(done, total))} %)`),
+      h("strong", { "data-testid": "overall" }, total === 0 && job.running ? "Looking at the folders…" : `${bytes(done)} of ${bytes(total)} (${Math.floor(percent(done, total))} %)`),
       h("span", { class: "sub", "data-testid": "rate" }, job.running ? `${bytes(Math.round(rate))}/s` : ""),
       h("span", { class: "sub", "data-testid": "eta" }, eta !== null ? `About ${duration(eta)} left` : ""),
     ),
@@ -162,7 +164,8 @@ function chart(rates: number[]): HTMLElement {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
-  const peak = Math.max(1, ...rates);
+  const measured = Math.max(0, ...rates);
+  const peak = Math.max(1, measured);
   svg.setAttribute("aria-label", `Copy speed, up to ${bytes(Math.round(peak))}/s`);
   if (rates.length > 1) {
     const step = width / (rates.length - 1);
@@ -172,5 +175,5 @@ function chart(rates: number[]): HTMLElement {
     line.setAttribute("class", "chart-line");
     svg.append(line);
   }
-  return h("div", { class: "chart-box", "data-testid": "chart", "data-samples": rates.length }, svg as unknown as HTMLElement, h("span", { class: "chart-peak" }, `peak ${bytes(Math.round(peak))}/s`));
+  return h("div", { class: "chart-box", "data-testid": "chart", "data-samples": rates.length }, svg as unknown as HTMLElement, h("span", { class: "chart-peak" }, measured > 0 ? `peak ${bytes(Math.round(peak))}/s` : "speed: not measured yet"));
 }

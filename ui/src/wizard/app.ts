@@ -11,6 +11,7 @@ import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
 import type { Phase } from "../bindings/Phase";
+import type { RunOutcome } from "../bindings/RunOutcome";
 import type { PhaseLine } from "../bindings/PhaseLine";
 import type { SourceKind } from "../bindings/SourceKind";
 import type { Host } from "../ipc/types";
@@ -52,6 +53,9 @@ export interface WizardState {
   job: JobView | null;
   rates: number[];
   confirmSync: boolean;
+  probing: boolean;
+  /** How the last job this window saw ended (Resume after a pause, Run again after an end). */
+  lastOutcome: RunOutcome | null;
 }
 
 /** The sidebar's phases, with Discover shown as running while a discovery is in flight. */
@@ -110,6 +114,8 @@ export class Wizard {
       job: view.job,
       rates: [],
       confirmSync: false,
+      probing: false,
+      lastOutcome: null,
     };
   }
 
@@ -172,7 +178,7 @@ export class Wizard {
       } else {
         job.running = false;
         job.summary = e.summary;
-        this.state = { ...s, job };
+        this.state = { ...s, job, lastOutcome: e.outcome };
         void this.refresh();
       }
     }
@@ -281,6 +287,7 @@ export class Wizard {
             certificate: s.certificate,
             trusted: s.trusted,
             busy: s.running,
+            probing: s.probing,
             error: s.error,
           },
           {
@@ -336,6 +343,7 @@ export class Wizard {
             confirming: s.confirmSync,
             error: s.error,
             note: current.note,
+            paused: s.lastOutcome === "cancelled",
           },
           {
             start: () => {
@@ -389,12 +397,12 @@ export class Wizard {
     if (this.state.running) return;
     const invalid = formProblem(f);
     if (invalid) return this.set({ error: { code: "invalid", message: invalid } });
-    this.set({ running: true, error: null, certificate: null, trusted: false });
+    this.set({ running: true, probing: true, error: null, certificate: null, trusted: false });
     try {
       const certificate = await this.host.probeCertificate(f.host.trim(), Number(f.port), f.security);
-      this.set({ running: false, certificate });
+      this.set({ running: false, probing: false, certificate });
     } catch (err) {
-      this.set({ running: false, error: asCommandError(err) });
+      this.set({ running: false, probing: false, error: asCommandError(err) });
     }
   }
 
@@ -444,6 +452,8 @@ export class Wizard {
       const id = await this.host.startSync(kind);
       // events for this id fill it in (a "started" event may already have come)
       if (this.state.job?.id !== id) this.set({ job: { id, kind, running: true, accounts: [], summary: null }, rates: [] });
+      // the sidebar shows the step running
+      void this.refresh();
     } catch (err) {
       this.set({ error: asCommandError(err) });
     }
