@@ -45,6 +45,12 @@ pub enum ReviewError {
     SourceGone { folder: String, key: String },
     #[error("the folder {folder:?} is not copied by this migration (excluded, or not on the old server any more); include it, run the sync, then review")]
     NotMapped { folder: String },
+    #[error("the message {key} of the folder {folder:?} failed for a passing reason ({reason}), not because the new server refuses it: run the sync again (or retry the failed messages), it copies only what is missing")]
+    NotRefused {
+        folder: String,
+        key: String,
+        reason: String,
+    },
     #[error("the wrapped message would be {size} bytes and the new server takes at most {limit} bytes: export it to an mbox file instead")]
     WrappedTooBig { size: u64, limit: u64 },
     #[error("the new server refused the wrapped message too ({reason}): export it to an mbox file instead")]
@@ -1001,6 +1007,16 @@ pub async fn resolve(
             }
         },
     };
+    let class = class_of(&failure.class);
+    // A wrapped copy is still tried for a message too big for the host: the size check below
+    // names the way out. Passing failures (connection, throttling, login) are not refusals.
+    if resolutions_for(class).is_empty() {
+        return Err(ReviewError::NotRefused {
+            folder: message.folder.clone(),
+            key: message.key.clone(),
+            reason: failure.server_text.clone(),
+        });
+    }
     let gone = || ReviewError::SourceGone {
         folder: message.folder.clone(),
         key: message.key.clone(),
@@ -1041,7 +1057,6 @@ pub async fn resolve(
         .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
         .cloned()
         .collect();
-    let class = class_of(&failure.class);
     let done = |dest_uid| ResolutionDone {
         identity: Identity::of(&original).0,
         flags: flags.clone(),

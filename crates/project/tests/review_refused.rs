@@ -46,6 +46,7 @@ impl Setup {
                     .pinned(self.server.cert_sha256()),
                 user: "jdoe".into(),
                 password: SecretString::from("pw-jdoe".to_string()),
+                oauth: None,
             },
         }
     }
@@ -181,6 +182,23 @@ async fn refused_message_delivered_wrapped_is_kept_once() {
         folder: failed.folder.clone(),
         key: failed.key.clone(),
     };
+    // Had it failed for a passing reason (a cut connection), keeping it another way is refused:
+    // a re-run copies it.
+    let state = s.tmp.path().join("state.sqlite");
+    let set_class = |class: &str| {
+        let conn = rusqlite::Connection::open(&state).unwrap();
+        let n = conn
+            .execute("UPDATE failure SET class = ?1", [class])
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    set_class("connection");
+    let err = review::resolve(&s.pair(), &s.opts(), &target, &ResolveChoice::Wrapped)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReviewError::NotRefused { .. }), "{err:?}");
+    assert!(err.to_string().contains("run the sync again"), "{err}");
+    set_class("rejected");
     let resolved = review::resolve(&s.pair(), &s.opts(), &target, &ResolveChoice::Wrapped)
         .await
         .unwrap();
@@ -243,7 +261,6 @@ async fn refused_message_delivered_wrapped_is_kept_once() {
 
     // A crash right after the APPEND: the next attempt finds the wrapped message by its
     // identity on the new host and records it, without delivering it again.
-    let state = s.tmp.path().join("state.sqlite");
     undo_confirmation(&state, &target.folder, &target.key);
     let reverted = s.review().await;
     assert_eq!(reverted.failed, 1, "{reverted:#?}");
@@ -521,6 +538,7 @@ async fn review_of_an_imap_sync_matches_both_servers() {
             .pinned(server.cert_sha256()),
         user: user.into(),
         password: SecretString::from(server.password(user).to_string()),
+        oauth: None,
     };
     let pair = AccountPair {
         source: SourceSpec::Imap(account(&old, "jdoe")),
