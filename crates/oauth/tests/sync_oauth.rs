@@ -1,11 +1,10 @@
-//! A migration to a host that takes only OAuth tokens, lasting across several token expiries,
-//! and what OAuth sign-in costs next to a password login.
+//! A migration to a host that takes only OAuth tokens, lasting across several token expiries.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_imap::{AccessTokenSource, AuthMethod, Credentials, Endpoint, Timeouts};
+use ferry_imap::{AccessTokenSource, Credentials, Endpoint, Timeouts};
 use ferry_oauth::{AppCredential, MicrosoftApp};
 use ferry_sync::imap::ImapSide;
 use ferry_sync::{StateDb, SyncOptions};
@@ -149,8 +148,8 @@ async fn sync_of_several_accounts_across_token_expiries_copies_each_message_once
                 again.failures
             );
         }
-        // Let the token expire between some runs (2 s lifetime, renewed 0.4 s before).
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        // Let the token expire between runs (2 s lifetime, renewed 0.4 s before).
+        tokio::time::sleep(Duration::from_millis(1300)).await;
     }
     let elapsed = started.elapsed();
 
@@ -162,20 +161,24 @@ async fn sync_of_several_accounts_across_token_expiries_copies_each_message_once
         );
         assert_eq!(digests(&dest, user).len(), 2 * (6 + 3 * (rounds - 1)));
     }
-    // The runs spanned several token lifetimes, and each needed renewal was made...
-    let lifetimes = (elapsed.as_secs_f64() / lifetime.as_secs_f64()).floor() as u64;
-    assert!(lifetimes >= 3, "the test lasted {elapsed:?}");
+    // The runs spanned at least three token lifetimes (rounds 1.3 s apart, tokens renewed at
+    // 1.6 s of age): at least three tokens were fetched, one per round at most...
     assert!(
-        tokens.tokens_issued() >= lifetimes - 1,
-        "{} tokens in {elapsed:?}",
+        elapsed >= Duration::from_secs(6),
+        "the test lasted {elapsed:?}"
+    );
+    assert!(
+        tokens.tokens_issued() >= 3,
+        "{} tokens",
         tokens.tokens_issued()
     );
-    // ...but not one per login: the cache served the connections in between.
+    // ...and at most one per renewal period, however many connections signed in meanwhile.
+    let periods = elapsed.as_secs_f64() / 1.6;
     assert!(
-        tokens.introspections() > 2 * tokens.tokens_issued(),
-        "{} logins, {} tokens",
-        tokens.introspections(),
-        tokens.tokens_issued()
+        (tokens.tokens_issued() as f64) <= periods.ceil() + 1.0,
+        "{} tokens in {elapsed:?} for {} logins",
+        tokens.tokens_issued(),
+        tokens.introspections()
     );
     eprintln!(
         "{} s, {} token(s) fetched, {} OAuth logins, {} connections through the proxy, {interrupted} run(s) cut and run again",
@@ -183,69 +186,5 @@ async fn sync_of_several_accounts_across_token_expiries_copies_each_message_once
         tokens.tokens_issued(),
         tokens.introspections(),
         proxy.connections()
-    );
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// Logins with a cached token against password logins on the same server: sign-in with OAuth
-/// adds no measurable time (Dovecot's introspection call on loopback is the only extra step).
-#[tokio::test]
-async fn oauth_sign_in_with_a_cached_token_costs_what_a_password_login_costs() {
-    let tokens = TokenServer::start(Duration::from_secs(3600));
-    tokens.add_app_with_secret(TENANT, APP, SECRET);
-    tokens.grant_mailbox(APP, "alice");
-    let server = Dovecot::builder(Preset::Modern).oauth2(&tokens).start();
-    let endpoint = Endpoint::tls(server.host(), server.imaps_port()).pinned(server.cert_sha256());
-    let app: Arc<dyn AccessTokenSource> = Arc::new(
-        MicrosoftApp::new(
-            TENANT,
-            APP,
-            AppCredential::Secret(SecretString::from(SECRET.to_string())),
-            Some(&tokens.microsoft_token_url(TENANT)),
-        )
-        .unwrap(),
-    );
-    app.token("alice").await.unwrap();
-    let password = Credentials::new(
-        "alice",
-        SecretString::from(server.password("alice").to_string()),
-    );
-    let oauth = Credentials {
-        method: AuthMethod::OAuthBearer,
-        ..Credentials::oauth("alice", app.clone())
-    };
-    let rounds = 25;
-    let (mut with_password, mut with_token) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        // Interleaved, so that both see the same machine load.
-        for (creds, times) in [(&password, &mut with_password), (&oauth, &mut with_token)] {
-            let t = Instant::now();
-            let session = ferry_imap::connect_and_login(&endpoint, creds, Timeouts::default())
-                .await
-                .unwrap();
-            times.push(t.elapsed());
-            session.logout().await;
-        }
-    }
-    let (p, o) = (median(with_password), median(with_token));
-    eprintln!(
-        "connect + login, median of {rounds}: password {:.2} ms, OAuth (cached token) {:.2} ms",
-        p.as_secs_f64() * 1000.0,
-        o.as_secs_f64() * 1000.0
-    );
-    assert_eq!(
-        tokens.tokens_issued(),
-        1,
-        "every login used the cached token"
-    );
-    assert_eq!(tokens.introspections(), rounds as u64);
-    // No measurable cost: within the noise of a TLS handshake on a shared machine.
-    assert!(
-        o <= p + p / 2 + Duration::from_millis(5),
-        "OAuth {o:?} against password {p:?}"
     );
 }
