@@ -552,6 +552,7 @@ async fn review_of_an_imap_sync_matches_both_servers() {
         .await
         .unwrap();
     assert!(synced.complete, "{synced:#?}");
+    let (pair_again, opts_again) = (pair.clone(), opts.clone());
     let review = review::run_review(vec![pair], opts).await.unwrap();
     assert!(review.ok, "{review:#?}");
     assert_eq!((review.missing, review.failed), (0, 0));
@@ -585,4 +586,27 @@ async fn review_of_an_imap_sync_matches_both_servers() {
         .folders
         .iter()
         .any(|f| f.sources == ["Archive.2018"] && f.dest == "Archive/2018"));
+
+    // New mail at the old server: missing, "not copied yet", nothing to keep another way.
+    old.deliver(
+        "jdoe",
+        "INBOX",
+        b"From: b@example.com\r\nSubject: just in\r\nMessage-ID: <just-in@example.com>\r\n\r\nhi\r\n",
+    );
+    let later = review::run_review(vec![pair_again], opts_again)
+        .await
+        .unwrap();
+    assert!(!later.ok);
+    assert_eq!((later.missing, later.failed), (1, 0));
+    let pending = &later.accounts[0].failures;
+    assert_eq!(pending.len(), 1, "{pending:#?}");
+    assert_eq!(
+        (
+            pending[0].folder.as_str(),
+            pending[0].class,
+            pending[0].reason.as_str()
+        ),
+        ("INBOX", None, "not copied yet")
+    );
+    assert!(pending[0].can_resolve.is_empty());
 }
