@@ -253,10 +253,11 @@ pub fn import_file(
 /// Overwrites the file with zeros (flushed to disk), then deletes it: the clear-text passwords
 /// should not outlive the import. (On SSDs and copy-on-write filesystems the old blocks may
 /// survive the overwrite; deleting still removes the file from every listing and backup to come.)
+/// A symbolic link at `path` is refused (its target may be any file the admin can write).
 pub fn scrub_file(path: &Path) -> Result<(), CredentialsError> {
     let scrub = || -> std::io::Result<()> {
-        let len = std::fs::metadata(path)?.len();
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut file = ferry_safeio::fs::open_existing_for_write(path)?;
+        let len = file.metadata()?.len();
         let zeros = [0u8; 8192];
         let mut left = len;
         while left > 0 {
@@ -404,6 +405,32 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn scrub_overwrites_the_file_itself_never_a_link_target() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = write(dir.path(), "victim.txt", "the admin's own file\n");
+        let link = dir.path().join("passwords.txt");
+        symlink(&victim, &link).unwrap();
+        let err = scrub_file(&link).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot overwrite and delete {}: {}; delete it by hand, it holds passwords in clear",
+                link.display(),
+                ferry_safeio::fs::symlink_refused()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "the admin's own file\n"
+        );
+        // A real file is overwritten and deleted.
+        let real = write(dir.path(), "pw.txt", "a@example.com,Secret-1\n");
+        scrub_file(&real).unwrap();
+        assert!(!real.exists());
     }
 
     #[test]

@@ -507,24 +507,13 @@ fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), ExportError> {
         path: path.display().to_string(),
         source,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
-    }
-    let mut file = options.open(path).map_err(err)?;
-    // An earlier export may have left the file with wider permissions; `mode` only applies on create.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if private { 0o600 } else { 0o644 };
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(err)?;
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    std::io::Write::write_all(&mut file, bytes).map_err(err)?;
-    file.sync_all().map_err(err)
+    // A new file with its mode (whatever an earlier export left), renamed over the old one; a
+    // symbolic link at the name is refused, never written through (the folder is the admin's
+    // choice, the profile may hold a password).
+    let mode = if private {
+        ferry_safeio::fs::PRIVATE_FILE
+    } else {
+        0o644
+    };
+    ferry_safeio::fs::write_replace(path, bytes, mode).map_err(err)
 }

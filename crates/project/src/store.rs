@@ -6,7 +6,6 @@
 //! database in `ferry-sync`.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ferry_discover::Inventory;
@@ -284,19 +283,12 @@ impl ProjectStore {
             source,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(write_err)?;
+        // The migration names accounts and hosts: 0600 in a 0700 folder (when Ferry creates
+        // it), through a new temp file (never a link planted at a predictable temp name).
+        ferry_safeio::fs::create_private_dir_all(dir).map_err(write_err)?;
         let json = serde_json::to_vec_pretty(migration).map_err(|e| write_err(e.into()))?;
-        let tmp = self.path.with_extension("json.tmp");
-        let result = (|| {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(write_err)
+        ferry_safeio::fs::write_replace(&self.path, &json, ferry_safeio::fs::PRIVATE_FILE)
+            .map_err(write_err)
     }
 
     /// Forgets the migration (the admin starts over); absent is fine.
@@ -378,6 +370,25 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, vec![ProjectStore::FILE_NAME.to_string()]);
+    }
+
+    #[test]
+    fn saved_privately_and_never_through_a_planted_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProjectStore::in_dir(dir.path().join("nested"));
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, b"the admin's own file").unwrap();
+        fs::create_dir(dir.path().join("nested")).unwrap();
+        // The temp name saves used to create (and truncate) by name.
+        std::os::unix::fs::symlink(&victim, store.path().with_extension("json.tmp")).unwrap();
+        store.save(&migration(2)).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"the admin's own file");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.path()), 0o600);
+        let fresh = ProjectStore::in_dir(dir.path().join("new/folder"));
+        fresh.save(&migration(2)).unwrap();
+        assert_eq!(mode(&dir.path().join("new/folder")), 0o700);
     }
 
     #[test]
