@@ -520,16 +520,15 @@ impl Client {
 
     fn choose_token_mechanism(&self, method: AuthMethod) -> Result<TokenMechanism> {
         let offered = self.conn.caps.auth_mechanisms();
-        let has = |m: &str| offered.iter().any(|o| o == m);
         match method {
             AuthMethod::OAuthBearer => Ok(TokenMechanism::OAuthBearer),
             AuthMethod::XOAuth2 => Ok(TokenMechanism::XOAuth2),
-            AuthMethod::Auto if has("OAUTHBEARER") => Ok(TokenMechanism::OAuthBearer),
-            AuthMethod::Auto if has("XOAUTH2") => Ok(TokenMechanism::XOAuth2),
-            AuthMethod::Auto => Err(ImapError::NoLoginMethod {
-                server: self.conn.server.clone(),
-                offered: offered.join(" "),
-            }),
+            AuthMethod::Auto => {
+                TokenMechanism::preferred(&offered).ok_or_else(|| ImapError::NoLoginMethod {
+                    server: self.conn.server.clone(),
+                    offered: offered.join(" "),
+                })
+            }
             AuthMethod::Login | AuthMethod::Plain | AuthMethod::DovecotMaster => {
                 Err(ImapError::InvalidInput {
                     what: "login method".into(),

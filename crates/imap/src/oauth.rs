@@ -289,6 +289,19 @@ pub(crate) enum TokenMechanism {
 }
 
 impl TokenMechanism {
+    /// OAUTHBEARER where offered (the standard; Gmail), else XOAUTH2 (Exchange Online offers
+    /// only it); `None` when the server offers neither. `offered`: the `AUTH=` mechanisms.
+    pub(crate) fn preferred(offered: &[String]) -> Option<TokenMechanism> {
+        let has = |m: &str| offered.iter().any(|o| o.eq_ignore_ascii_case(m));
+        if has("OAUTHBEARER") {
+            Some(TokenMechanism::OAuthBearer)
+        } else if has("XOAUTH2") {
+            Some(TokenMechanism::XOAuth2)
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             TokenMechanism::XOAuth2 => "XOAUTH2",
@@ -366,6 +379,21 @@ mod tests {
             decode(&TokenMechanism::OAuthBearer.initial_response("x,y=z@b.c", &token)),
             "n,a=x=2Cy=3Dz@b.c,\x01auth=Bearer ya29.tok\x01\x01"
         );
+    }
+
+    #[test]
+    fn oauthbearer_preferred_xoauth2_otherwise() {
+        let offered = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            TokenMechanism::preferred(&offered(&["PLAIN", "XOAUTH2", "OAUTHBEARER"])),
+            Some(TokenMechanism::OAuthBearer)
+        );
+        // Exchange Online: `AUTH=PLAIN AUTH=XOAUTH2`.
+        assert_eq!(
+            TokenMechanism::preferred(&offered(&["PLAIN", "XOAUTH2"])),
+            Some(TokenMechanism::XOAuth2)
+        );
+        assert_eq!(TokenMechanism::preferred(&offered(&["PLAIN", "LOGIN"])), None);
     }
 
     #[test]

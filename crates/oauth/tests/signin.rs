@@ -78,6 +78,10 @@ async fn microsoft_client_secret_both_mechanisms() {
     // One token served the three logins; Dovecot checked it at each.
     assert_eq!(tokens.tokens_issued(), 1);
     assert_eq!(tokens.introspections(), 3);
+    // Dovecot offers both: the automatic choice is OAUTHBEARER, the standard.
+    let log = server.log();
+    assert_eq!(log.matches("method=XOAUTH2").count(), 1, "{log}");
+    assert_eq!(log.matches("method=OAUTHBEARER").count(), 2, "{log}");
 }
 
 #[tokio::test]
