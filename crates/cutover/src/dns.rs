@@ -94,9 +94,14 @@ impl HostSet {
     }
 
     /// Every name is a host name (or a `*.` / `.` pattern) and every address an IP address.
-    fn validate(&self, names_role: &'static str, addresses_role: &'static str) -> Result<()> {
+    fn validate(
+        &self,
+        names_role: &'static str,
+        addresses_role: &'static str,
+        need_dot: bool,
+    ) -> Result<()> {
         for name in &self.names {
-            host_name_pattern(name, names_role)?;
+            checked_pattern(name, names_role, need_dot)?;
         }
         for address in &self.addresses {
             if address.trim().parse::<IpAddr>().is_err() {
@@ -125,10 +130,15 @@ impl Targets {
     /// address that is not an IP address, naming the value: a typo must not turn every domain
     /// "unknown" silently. [`check`] and [`watch`] call it first.
     pub fn validate(&self) -> Result<()> {
-        self.old
-            .validate("the old server's host name", "an address of the old server")?;
+        // The old server's name comes from its Postfix settings and may be a one-label LAN name;
+        // the new host's name must be a full name, or it never matches an MX record.
+        self.old.validate(
+            "the old server's host name",
+            "an address of the old server",
+            false,
+        )?;
         self.new
-            .validate("the new host's name", "an address of the new host")?;
+            .validate("the new host's name", "an address of the new host", true)?;
         for include in &self.new_spf_includes {
             host_name(include, "an SPF include of the new host")?;
         }
@@ -139,7 +149,7 @@ impl Targets {
 /// Checks a mail domain: a DNS name of at least two labels. Returns it in lower case without
 /// the trailing dot.
 pub fn validate_domain(value: &str) -> Result<String> {
-    name_problem(value).map_err(|reason| CutoverError::BadDomain {
+    name_problem(value, true).map_err(|reason| CutoverError::BadDomain {
         name: value.to_string(),
         reason,
     })
@@ -147,7 +157,11 @@ pub fn validate_domain(value: &str) -> Result<String> {
 
 /// Checks a host name (`mx.example.net`); `role` says what it was given as, for the error.
 pub fn host_name(value: &str, role: &'static str) -> Result<String> {
-    name_problem(value).map_err(|reason| CutoverError::BadHostName {
+    checked_host_name(value, role, true)
+}
+
+fn checked_host_name(value: &str, role: &'static str, need_dot: bool) -> Result<String> {
+    name_problem(value, need_dot).map_err(|reason| CutoverError::BadHostName {
         role,
         value: value.to_string(),
         reason,
@@ -156,6 +170,10 @@ pub fn host_name(value: &str, role: &'static str) -> Result<String> {
 
 /// A host name, or `*.example.net` / `.example.net` for every name under `example.net`.
 pub fn host_name_pattern(value: &str, role: &'static str) -> Result<String> {
+    checked_pattern(value, role, true)
+}
+
+fn checked_pattern(value: &str, role: &'static str, need_dot: bool) -> Result<String> {
     let trimmed = value.trim();
     let (prefix, rest) = match trimmed.strip_prefix("*.") {
         Some(rest) => ("*.", rest),
@@ -165,9 +183,9 @@ pub fn host_name_pattern(value: &str, role: &'static str) -> Result<String> {
         },
     };
     if prefix.is_empty() {
-        return host_name(value, role);
+        return checked_host_name(value, role, need_dot);
     }
-    name_problem(rest)
+    name_problem(rest, true)
         .map(|name| format!("{prefix}{name}"))
         .map_err(|reason| CutoverError::BadHostName {
             role,
@@ -177,7 +195,8 @@ pub fn host_name_pattern(value: &str, role: &'static str) -> Result<String> {
 }
 
 /// The normalised name, or why it is not a DNS name, in words.
-fn name_problem(value: &str) -> std::result::Result<String, String> {
+/// `need_dot`: a name of one label ("mail") is refused.
+fn name_problem(value: &str, need_dot: bool) -> std::result::Result<String, String> {
     const EXAMPLE: &str = "for example mail.example.net";
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -218,7 +237,7 @@ fn name_problem(value: &str) -> std::result::Result<String, String> {
     if labels.iter().any(|l| l.is_empty()) {
         return Err(format!("it has two dots in a row ({EXAMPLE})"));
     }
-    if labels.len() < 2 {
+    if need_dot && labels.len() < 2 {
         return Err(format!("it has no dot; give the full name ({EXAMPLE})"));
     }
     for label in &labels {
@@ -1080,6 +1099,20 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+        // A one-label name is the old server's LAN name, never the new host's.
+        let mut lan = Targets {
+            old: HostSet {
+                names: vec!["server".into()],
+                addresses: vec![],
+            },
+            ..Targets::default()
+        };
+        lan.validate().unwrap();
+        lan.new.names = vec!["newhost".into()];
+        assert_eq!(
+            lan.validate().unwrap_err().to_string(),
+            "'newhost', given as the new host's name, is not a valid host name: it has no dot; give the full name (for example mail.example.net)"
+        );
         let long = format!("{}.example", "a".repeat(64));
         assert!(host_name(&long, "x").is_err());
         let t = Targets {
