@@ -334,9 +334,20 @@ pub fn review_account(
         out.resolved_counts.add(r.how.into());
         out.resolved.push(resolved_message(r));
     }
+    // With a verification, a failure on record counts only while its message is still missing
+    // (one deleted on the old server since, or copied by other means, is not).
+    let still_missing: Option<BTreeSet<(&str, &str)>> = facts.verification.as_ref().map(|v| {
+        v.folders
+            .iter()
+            .flat_map(|f| f.missing.iter())
+            .map(|m| (m.folder.as_str(), m.key.as_str()))
+            .collect()
+    });
     let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
     for f in failures {
-        if resolved_keys.contains(&(f.source_folder.as_str(), f.source_key.as_str())) {
+        let key = (f.source_folder.as_str(), f.source_key.as_str());
+        if resolved_keys.contains(&key) || still_missing.as_ref().is_some_and(|m| !m.contains(&key))
+        {
             continue;
         }
         listed.insert((f.source_folder.clone(), f.source_key.clone()));

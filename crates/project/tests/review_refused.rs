@@ -610,3 +610,22 @@ async fn review_of_an_imap_sync_matches_both_servers() {
     );
     assert!(pending[0].can_resolve.is_empty());
 }
+
+/// A failed message deleted on the old server since is no longer listed: nothing is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_deleted_on_the_old_server_is_not_listed() {
+    let s = Setup::new(
+        Dovecot::builder(Preset::Modern)
+            .user("jdoe", "pw-jdoe")
+            .start(),
+    );
+    let name = put_message(&s.store.join(".Archive"), "M5P5", "", JAN_2019, b"");
+    let first = s.sync().await;
+    assert_eq!(first.failed, 1, "{first:#?}");
+    assert_eq!(s.review().await.failed, 1);
+    std::fs::remove_file(s.store.join(".Archive/cur").join(&name)).unwrap();
+    let review = s.review().await;
+    assert!(review.ok, "{review:#?}");
+    assert_eq!((review.missing, review.failed), (0, 0));
+    assert!(review.accounts[0].failures.is_empty());
+}
