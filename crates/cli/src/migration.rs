@@ -256,6 +256,12 @@ pub fn discover(project: &ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
 // --- destination ---------------------------------------------------------------------------
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum OAuthArg {
+    Microsoft,
+    Google,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum PresetArg {
     Google,
     M365,
@@ -287,6 +293,28 @@ pub struct DestinationArgs {
     /// The SMTP host for the profiles (default: the IMAP host).
     #[arg(long, value_name = "HOST")]
     smtp_host: Option<String>,
+    /// Sign in to the new host with OAuth 2.0 instead of users' passwords: `microsoft` (an app
+    /// registration with IMAP.AccessAsApp: --tenant, --client-id) or `google` (a service account
+    /// with domain-wide delegation: --service-account). See the README for the set-up.
+    #[arg(long, value_enum)]
+    oauth: Option<OAuthArg>,
+    #[arg(long, value_name = "TENANT", requires = "oauth")]
+    tenant: Option<String>,
+    #[arg(long, value_name = "ID", requires = "oauth")]
+    client_id: Option<String>,
+    /// Microsoft: the app signs in with a certificate (its PEM private key and certificate in
+    /// the secret file) instead of a client secret.
+    #[arg(long, requires = "oauth")]
+    certificate: bool,
+    #[arg(long, value_name = "EMAIL", requires = "oauth")]
+    service_account: Option<String>,
+    /// The client secret, the PEM key and certificate, or Google's JSON key file: read from this
+    /// file (never the command line) into the password store. Delete the file afterwards.
+    #[arg(long, value_name = "FILE", requires = "oauth")]
+    oauth_secret_file: Option<PathBuf>,
+    /// Another token endpoint than the provider's (test servers).
+    #[arg(long, value_name = "URL", requires = "oauth")]
+    oauth_token_url: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -323,6 +351,52 @@ pub fn destination(project: &ProjectArgs, args: &DestinationArgs) -> anyhow::Res
             },
         )?,
     };
+    if let Some(kind) = args.oauth {
+        let settings = match kind {
+            OAuthArg::Microsoft => ferry_oauth::OAuthSettings::MicrosoftApp {
+                tenant: args.tenant.clone().context(
+                    "--oauth microsoft needs --tenant (the tenant ID or primary domain)",
+                )?,
+                client_id: args
+                    .client_id
+                    .clone()
+                    .context("--oauth microsoft needs --client-id (the app's Application ID)")?,
+                credential: if args.certificate {
+                    ferry_oauth::MicrosoftCredentialKind::Certificate
+                } else {
+                    ferry_oauth::MicrosoftCredentialKind::ClientSecret
+                },
+                token_url: args.oauth_token_url.clone(),
+            },
+            OAuthArg::Google => ferry_oauth::OAuthSettings::GoogleServiceAccount {
+                client_email: args.service_account.clone().context(
+                    "--oauth google needs --service-account (name@project.iam.gserviceaccount.com)",
+                )?,
+                token_url: args.oauth_token_url.clone(),
+            },
+        };
+        let secret = match &args.oauth_secret_file {
+            Some(file) => Some(ferry_vault::Secret::from(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+                    .trim_end()
+                    .to_string(),
+            )),
+            None => None,
+        };
+        let vault_host = CliHost::new(VaultArgs::from_env(), &[])?;
+        ferry_project::phases::destination::set_oauth(
+            &mut p,
+            &vault_host,
+            &settings,
+            secret.as_ref(),
+        )?;
+        if !args.json {
+            println!(
+                "Sign-in: OAuth 2.0 ({kind:?}); no user passwords are needed on the new host."
+            );
+        }
+    }
     if args.json {
         print_json(&destination)?;
     } else {

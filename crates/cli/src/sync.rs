@@ -186,6 +186,7 @@ fn account(
         endpoint: u.endpoint.clone(),
         user,
         password,
+        oauth: None,
     })
 }
 

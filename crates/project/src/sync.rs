@@ -188,7 +188,21 @@ pub enum SourceSpec {
 pub struct ImapAccount {
     pub endpoint: Endpoint,
     pub user: String,
+    /// Unused when `oauth` is set.
     pub password: SecretString,
+    /// Sign in with OAuth 2.0 tokens from this source instead of the password (hosts that take
+    /// no password over IMAP: Microsoft 365, Google Workspace).
+    pub oauth: Option<std::sync::Arc<dyn ferry_imap::AccessTokenSource>>,
+}
+
+impl ImapAccount {
+    /// How to log in: the OAuth source when there is one, else the password.
+    pub fn credentials(&self) -> Credentials {
+        match &self.oauth {
+            Some(source) => Credentials::oauth(self.user.clone(), source.clone()),
+            None => Credentials::new(self.user.clone(), self.password.clone()),
+        }
+    }
 }
 
 impl std::fmt::Debug for ImapAccount {
@@ -197,6 +211,7 @@ impl std::fmt::Debug for ImapAccount {
             .field("endpoint", &self.endpoint)
             .field("user", &self.user)
             .field("password", &"<redacted>")
+            .field("oauth", &self.oauth.as_ref().map(|s| s.describe()))
             .finish()
     }
 }
@@ -380,11 +395,13 @@ pub fn parse_accounts(
                     endpoint: src.endpoint.clone(),
                     user: user.to_string(),
                     password: source_password,
+                    oauth: None,
                 }),
                 dest: ImapAccount {
                     endpoint: dst.endpoint.clone(),
                     user: email.to_string(),
                     password: dest_password,
+                    oauth: None,
                 },
             });
         }
@@ -422,11 +439,13 @@ pub fn parse_accounts(
                 endpoint: src,
                 user: f[1].trim().to_string(),
                 password: source_password,
+                oauth: None,
             }),
             dest: ImapAccount {
                 endpoint: dst,
                 user: f[4].trim().to_string(),
                 password: dest_password,
+                oauth: None,
             },
         });
     }
@@ -523,7 +542,7 @@ impl SyncReport {
 pub(crate) fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> ImapSide {
     ImapSide::new(
         a.endpoint.clone(),
-        Credentials::new(a.user.clone(), a.password.clone()),
+        a.credentials(),
         connections,
     )
     .with_max_message_size(max_size)

@@ -24,6 +24,7 @@ async fn late_arrival_is_reported_then_synced() {
                 .pinned(server.cert_sha256()),
             user: "jdoe".into(),
             password: SecretString::from("pw-jdoe".to_string()),
+            oauth: None,
         },
     };
     let opts = || RunOptions {

@@ -87,7 +87,14 @@ pub async fn check_logins(
         &serde_json::json!({ "accounts": plan.len() }),
     )?;
     let vault = host.vault().map_err(PhaseError::Vault)?;
-    let report = crate::credentials::check(&check_plan, vault.as_ref()).await;
+    let oauth: Option<ferry_oauth::OAuthSettings> =
+        project.setting(crate::phases::sync::OAUTH_SETTING)?;
+    let report = match oauth {
+        None => crate::credentials::check(&check_plan, vault.as_ref()).await,
+        Some(settings) => {
+            check_oauth_mailboxes(&settings, vault.as_ref(), &check_plan, &plan, &dest).await?
+        }
+    };
     let now = host.now().timestamp();
     for result in &report.results {
         // Store-read accounts need no source login: only record what was checked.
@@ -121,4 +128,50 @@ pub async fn check_logins(
         &serde_json::json!({ "summary": summary, "report": report }),
     )?;
     Ok(report)
+}
+
+/// OAuth hosts: one admin-level token source, then a sign-in into every planned mailbox, each
+/// saying what is missing (consent, the app's permission on that mailbox, ...).
+async fn check_oauth_mailboxes(
+    settings: &ferry_oauth::OAuthSettings,
+    vault: &dyn ferry_vault::Vault,
+    check_plan: &CheckPlan,
+    plan: &[crate::plan::PlannedAccount],
+    dest: &crate::destination::Destination,
+) -> Result<CheckReport, PhaseError> {
+    let source = ferry_oauth::token_source(settings, vault)
+        .map_err(|e| PhaseError::Vault(format!("{e}. {}", e.advice())))?;
+    let mailboxes: Vec<String> = plan.iter().map(|a| a.dest_address.clone()).collect();
+    let endpoint = &check_plan.destination.endpoint;
+    let checks = ferry_oauth::check_mailboxes(
+        endpoint,
+        source,
+        &mailboxes,
+        check_plan.options.timeouts,
+        check_plan.options.parallel,
+    )
+    .await;
+    let results: Vec<ferry_vault::check::LoginCheck> = plan
+        .iter()
+        .zip(checks)
+        .map(|(account, check)| ferry_vault::check::LoginCheck {
+            account: account.source_address.clone(),
+            side: ferry_vault::check::Side::Destination,
+            server: format!("{}:{}", dest.imap.host, dest.imap.port),
+            login: check.mailbox.clone(),
+            login_as: None,
+            status: if check.ok { Status::Ok } else { Status::Failed },
+            message: check.message,
+            advice: check.advice.unwrap_or_default(),
+            certificate: None,
+            wait_ms: None,
+        })
+        .collect();
+    let ok = results.iter().filter(|r| r.status == Status::Ok).count();
+    Ok(CheckReport {
+        problems: results.len() - ok,
+        ok,
+        results,
+        source_from_store: check_plan.source.is_none(),
+    })
 }

@@ -407,10 +407,7 @@ pub async fn quarantine(
                 crate::phases::sync::account_pairs(project, host, std::slice::from_ref(&planned))?;
             match (pairs.into_iter().next(), errors.into_iter().next()) {
                 (Some((_, pair)), _) => {
-                    let credentials = ferry_imap::Credentials::new(
-                        pair.dest.user.clone(),
-                        pair.dest.password.clone(),
-                    );
+                    let credentials = pair.dest.credentials();
                     archive_over_imap(&pair.dest.endpoint, &credentials, base_folder, &mailboxes)
                         .await
                 }

@@ -97,3 +97,20 @@ pub fn change_account(
     project.update_account(source_address, change)?;
     Ok(project.plan()?)
 }
+
+/// Signs in to the new host with OAuth 2.0 (Microsoft 365 app, Google service account): the
+/// settings go into the project, the secret into the vault (checked before it is stored).
+pub fn set_oauth(
+    project: &mut Project,
+    host: &dyn ProjectHost,
+    settings: &ferry_oauth::OAuthSettings,
+    secret: Option<&ferry_vault::Secret>,
+) -> Result<(), PhaseError> {
+    if let Some(secret) = secret {
+        let vault = host.vault().map_err(PhaseError::Vault)?;
+        ferry_oauth::store_secret(vault.as_ref(), settings, secret)
+            .map_err(|e| PhaseError::Vault(format!("{e}. {}", e.advice())))?;
+    }
+    project.set_setting(crate::phases::sync::OAUTH_SETTING, settings)?;
+    Ok(())
+}

@@ -40,6 +40,8 @@ pub struct SourceImap {
 /// Project settings' keys.
 pub const SOURCE_IMAP_SETTING: &str = "source_imap";
 pub const DESTINATION_PIN_SETTING: &str = "destination_pin";
+/// The destination's OAuth 2.0 sign-in (`ferry_oauth::OAuthSettings`; its secret is in the vault).
+pub const OAUTH_SETTING: &str = "oauth";
 
 /// What a sync job did.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -117,6 +119,14 @@ pub fn account_pairs(
     let dest_endpoint = destination_endpoint(project, &dest)?;
     let source_imap: Option<SourceImap> = project.setting(SOURCE_IMAP_SETTING)?;
     let vault = host.vault().map_err(PhaseError::Vault)?;
+    // One token source for every mailbox: its cache serves them all (one Microsoft app token).
+    let oauth_settings: Option<ferry_oauth::OAuthSettings> = project.setting(OAUTH_SETTING)?;
+    let oauth = oauth_settings
+        .map(|settings| {
+            ferry_oauth::token_source(&settings, vault.as_ref())
+                .map_err(|e| PhaseError::Vault(format!("{e}. {}", e.advice())))
+        })
+        .transpose()?;
     let password = |host_name: &str, login: &str| -> Result<SecretString, String> {
         match vault.get(host_name, login) {
             Ok(Some(secret)) if !secret.is_empty() => Ok(secret.to_secret_string()),
@@ -131,7 +141,14 @@ pub fn account_pairs(
     for account in accounts {
         let login = destination_login(&dest, account);
         let built = (|| -> Result<AccountPair, String> {
-            let dest_password = password(&dest_endpoint.host, &login)?;
+            let (login, dest_password) = match &oauth {
+                // OAuth names the mailbox itself (its address), not a login.
+                Some(_) => (
+                    account.dest_address.clone(),
+                    SecretString::from(String::new()),
+                ),
+                None => (login.clone(), password(&dest_endpoint.host, &login)?),
+            };
             let source = match (account.method, &account.store) {
                 (SourceMethod::Store, Some(store)) => SourceSpec::Maildir(PathBuf::from(store)),
                 _ => {
@@ -150,6 +167,7 @@ pub fn account_pairs(
                         ),
                         user: account.login.clone(),
                         password: password(&imap.host, &account.login)?,
+                        oauth: None,
                     })
                 }
             };
@@ -159,6 +177,7 @@ pub fn account_pairs(
                     endpoint: dest_endpoint.clone(),
                     user: login.clone(),
                     password: dest_password,
+                    oauth: oauth.clone(),
                 },
             })
         })();
