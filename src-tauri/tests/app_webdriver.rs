@@ -508,3 +508,161 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
     shot(&c, "17-error.png").await;
     c.close().await.unwrap();
 }
+
+/// The test's side of the project: the same file vault and passphrase as the app's environment.
+struct PrepHost {
+    vault: PathBuf,
+}
+
+impl ferry_project::host::ProjectHost for PrepHost {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+    fn vault(&self) -> Result<Box<dyn ferry_vault::Vault>, String> {
+        ferry_project::credentials::open_vault(
+            ferry_project::credentials::VaultChoice::File,
+            Some(&self.vault),
+            &mut |_| {
+                Ok(secrecy::SecretString::from(
+                    "app-e2e passphrase".to_string(),
+                ))
+            },
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A sync cut short by quitting Ferry continues by itself when Ferry opens again, and copies
+/// every message exactly once. The destination sits behind a proxy that hangs (a stalled
+/// network) while the first run is under way, so the quit comes mid-sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver and WebKitWebDriver; run by scripts/test under xvfb-run"]
+async fn a_sync_cut_short_by_a_quit_continues_when_ferry_opens_again() {
+    use ferry_project::phases;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = ferry_testkit::materialize_fixture(&tmp.path().join("fixture"));
+    let project_dir = tmp.path().join("project");
+    let project_path = project_dir.join("migration.ferry");
+    let host = PrepHost {
+        vault: tmp.path().join("passwords.ferry-vault"),
+    };
+
+    // The migration up to the initial sync, prepared through the project's own phases.
+    let mut project = ferry_project::project::Project::open(&project_path).unwrap();
+    phases::discover::discover(
+        &mut project,
+        &host,
+        Some(ferry_project::store::Source {
+            kind: ferry_project::store::SourceKind::Copy,
+            root: root.to_str().unwrap().to_string(),
+        }),
+    )
+    .unwrap();
+    let (movers, empty): (Vec<_>, Vec<_>) = project
+        .plan()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.included && a.present && a.kind == ferry_project::plan::AccountKind::User)
+        .partition(|a| a.store.is_some());
+    let mut builder = ferry_testkit::Dovecot::builder(ferry_testkit::Preset::Modern);
+    for account in &movers {
+        builder = builder.user(&account.dest_address, &format!("resume-{}", account.login));
+    }
+    let server = builder.start();
+    let proxy = ferry_testkit::FaultProxy::start(server.imaps_port());
+    phases::destination::choose(
+        &mut project,
+        &host,
+        &phases::destination::DestinationChoice {
+            preset: ferry_project::destination::PresetId::GenericImap,
+            imap_host: Some(server.host().to_string()),
+            imap_port: Some(proxy.port()),
+            imap_security: Some(ferry_project::destination::Security::Tls),
+            smtp_host: None,
+            pinned_sha256: Some(server.cert_sha256()),
+        },
+    )
+    .unwrap();
+    for account in &empty {
+        project
+            .update_account(
+                &account.source_address,
+                &ferry_project::plan::AccountChange::Included(false),
+            )
+            .unwrap();
+    }
+    for account in &movers {
+        phases::credentials::set_destination_password(
+            &project,
+            &host,
+            &account.source_address,
+            &ferry_vault::Secret::from(format!("resume-{}", account.login)),
+        )
+        .unwrap();
+    }
+    drop(project);
+
+    let driver = Driver::start(&project_dir, &host.vault);
+    let c = driver.session().await;
+    click(&c, &tid("phase-initial_sync")).await;
+    // the network to the new host hangs from now on: the sync cannot finish
+    proxy.stall();
+    click(&c, &tid("start-sync")).await;
+    wait_text(
+        &c,
+        &format!("{} h2", tid("sync-summary")),
+        "the running sync",
+        |t| t == "The initial sync is running",
+    )
+    .await;
+    shot(&c, "18-sync-hanging-before-quit.png").await;
+    // quit Ferry in the middle of the sync
+    c.close().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let runs = ferry_project::project::Project::open(&project_path)
+        .unwrap()
+        .runs()
+        .unwrap();
+    let last = runs
+        .iter()
+        .rev()
+        .find(|r| r.phase == "initial_sync")
+        .unwrap();
+    assert_eq!(
+        last.outcome,
+        ferry_project::project::RunOutcome::Running,
+        "the quit left the sync unfinished"
+    );
+    proxy.resume();
+
+    // open Ferry again: the sync continues by itself
+    let c = driver.session().await;
+    click(&c, &tid("phase-initial_sync")).await;
+    wait_text(
+        &c,
+        &format!("{} h2", tid("sync-summary")),
+        "the resumed sync's end",
+        |t| t == "The initial sync ended",
+    )
+    .await;
+    shot(&c, "19-sync-resumed-after-reopen.png").await;
+    for account in &movers {
+        let row = tid(&format!("progress-{}", account.source_address));
+        let done = text(&c, &format!("{row} {}", tid("messages-done"))).await;
+        let (copied, total) = done.split_once(" of ").unwrap();
+        assert_eq!(copied, total, "{}: {done}", account.source_address);
+        let on_server: usize = server
+            .mailboxes(&account.dest_address)
+            .iter()
+            .map(|mb| server.messages(&account.dest_address, mb).len())
+            .sum();
+        // exactly once: nothing copied twice across the quit
+        assert_eq!(
+            on_server.to_string(),
+            copied.replace(',', ""),
+            "{} on the destination",
+            account.dest_address
+        );
+    }
+    c.close().await.unwrap();
+}

@@ -161,7 +161,7 @@ fn discovery_of_a_server_copy_is_returned_remembered_decided_and_forgotten() {
     // a decision on every warning: Discover is done
     let mut last = Value::Null;
     for warning in &expected.warnings {
-        let code = serde_json::to_value(&warning.code).unwrap();
+        let code = serde_json::to_value(warning.code).unwrap();
         last = app
             .invoke(
                 "record_decision",

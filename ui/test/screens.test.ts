@@ -175,6 +175,7 @@ describe("Initial sync", () => {
     expect(tid("eta")!.textContent).toBe("About 2 min left");
     expect(tid("chart")!.dataset.samples).toBe("2");
     expect(q('[data-testid="chart"] polyline')).not.toBeNull();
+    expect(q('[data-testid="chart"] .chart-peak')!.textContent).toBe("peak 49 KiB/s");
     tid("pause")!.click();
     await flush();
     expect(host.calls).toContain("cancel");

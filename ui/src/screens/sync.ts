@@ -167,7 +167,7 @@ function chart(rates: number[]): HTMLElement {
   const measured = Math.max(0, ...rates);
   const peak = Math.max(1, measured);
   svg.setAttribute("aria-label", `Copy speed, up to ${bytes(Math.round(peak))}/s`);
-  if (rates.length > 1) {
+  if (rates.length > 1 && measured > 0) {
     const step = width / (rates.length - 1);
     const points = rates.map((r, i) => `${(i * step).toFixed(1)},${(height - 4 - (r / peak) * (height - 8)).toFixed(1)}`);
     const line = document.createElementNS(ns, "polyline");
