@@ -16,7 +16,14 @@ mod sync;
 #[command(
     name = "ferry",
     version,
-    about = "Retire the mail service of an old macOS Server"
+    about = "Retire the mail service of an old macOS Server",
+    after_help = "A migration is one project file (--project FILE, or FERRY_PROJECT; default: \
+migration.ferry in Ferry's data folder): ferry init --root DIR, then ferry status says what is \
+next at every step.\n\nExit status: 0 done; 1 could not run (the message says why and what to \
+do); 2 done with something to look at (messages that failed or are missing, logins that failed, \
+DNS not switched yet, the old server not quiet yet: see the output); 3 the new host's daily \
+upload limit was reached (run the same command again after the time printed); 130 stopped with \
+Ctrl-C (run the same command again to continue where it stopped)."
 )]
 struct Cli {
     #[command(flatten)]
