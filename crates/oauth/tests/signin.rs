@@ -224,11 +224,11 @@ impl AccessTokenSource for StaleFirst {
 
 #[tokio::test]
 async fn expired_token_is_retried_once_with_a_new_one() {
-    let (tokens, server) = setup(Duration::from_secs(1));
+    let (tokens, server) = setup(Duration::from_secs(2));
     let real = microsoft_secret(&tokens, SECRET);
     let old = real.token("alice").await.unwrap();
     // The server's token expired; locally it still looks valid (clocks differ).
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     let pretend_valid = ferry_imap::AccessToken::new(
         old.secret().clone(),
         std::time::SystemTime::now() + Duration::from_secs(600),
