@@ -190,6 +190,59 @@ mod tests {
         assert_eq!(human_bytes(1_288_490_189), "1.2 GiB");
     }
 
+    fn line(
+        phase: Phase,
+        state: PhaseState,
+        blockers: &[&str],
+    ) -> ferry_project::status::PhaseLine {
+        ferry_project::status::PhaseLine {
+            phase,
+            number: 9,
+            title: "Final sync".into(),
+            summary: String::new(),
+            state,
+            note: None,
+            blockers: blockers.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_menu_offers_the_final_sync_only_when_nothing_blocks_it() {
+        let status = |phases| MigrationStatus {
+            phases,
+            next: None,
+            headline: String::new(),
+            server: None,
+        };
+        assert!(!final_sync_allowed(&status(vec![line(
+            Phase::FinalSync,
+            PhaseState::NotStarted,
+            &["Switch the MX records first."]
+        )])));
+        assert!(!final_sync_allowed(&status(vec![line(
+            Phase::FinalSync,
+            PhaseState::Running,
+            &[]
+        )])));
+        assert!(final_sync_allowed(&status(vec![line(
+            Phase::FinalSync,
+            PhaseState::NotStarted,
+            &[]
+        )])));
+        // another phase without blockers does not enable it
+        assert!(!final_sync_allowed(&status(vec![line(
+            Phase::InitialSync,
+            PhaseState::NotStarted,
+            &[]
+        )])));
+        let attention = status(vec![line(
+            Phase::Credentials,
+            PhaseState::NeedsAttention,
+            &[],
+        )]);
+        assert_eq!(status_line(&attention, None), "Needs attention: Final sync");
+    }
+
     #[test]
     fn a_running_job_shows_its_percent() {
         let status = MigrationStatus {
