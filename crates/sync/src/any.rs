@@ -103,4 +103,11 @@ impl Source for AnySource {
             AnySource::Maildir(s) => s.lists_current_flags(),
         }
     }
+
+    fn left_out(&self, folder: &str) -> u64 {
+        match self {
+            AnySource::Imap(s) => s.left_out(folder),
+            AnySource::Maildir(s) => s.left_out(folder),
+        }
+    }
 }

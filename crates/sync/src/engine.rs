@@ -1000,6 +1000,11 @@ async fn prepare_folder<S: Source, D: Destination>(
         .list(&m.source, if compare { 1 } else { from_uid })
         .await
         .map_err(|e| ctx.src_err(e))?;
+    // Left out of the listing on purpose (a store's deleted, not yet expunged messages): skipped,
+    // and counted as such.
+    let left_out = ctx.source.left_out(&m.source);
+    fs.skipped += left_out;
+    ctx.counters.skipped.fetch_add(left_out, Ordering::Relaxed);
     // Flag changes of a source without mod-sequences: its listing against the ledger.
     let mut flags_sent = true;
     if compare && prev.is_some() {
@@ -1136,7 +1141,7 @@ async fn prepare_folder<S: Source, D: Destination>(
                 &text,
             )?;
         }
-        fs.skipped = big.len() as u64;
+        fs.skipped += big.len() as u64;
     }
 
     let total_bytes: u64 = todo.iter().map(|x| x.size).sum();

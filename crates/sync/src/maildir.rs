@@ -350,6 +350,14 @@ impl Source for MaildirSource {
     fn lists_current_flags(&self) -> bool {
         true
     }
+
+    fn left_out(&self, folder: &str) -> u64 {
+        self.scans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(folder)
+            .map_or(0, |s| u64::from(s.deleted_pending))
+    }
 }
 
 #[cfg(test)]

@@ -126,6 +126,11 @@ pub trait Source: Send + Sync + 'static {
     fn lists_current_flags(&self) -> bool {
         false
     }
+    /// Messages the folder's last listing left out on purpose (a store's `\Deleted`, not yet
+    /// expunged ones): the summary counts them as skipped.
+    fn left_out(&self, _folder: &str) -> u64 {
+        0
+    }
 }
 
 pub trait Destination: Send + Sync + 'static {
