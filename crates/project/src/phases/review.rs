@@ -6,20 +6,20 @@ use std::path::Path;
 
 use crate::host::ProjectHost;
 use crate::jobs::{self, JobControl, JobEvents, JobKind, ProgressTracker};
-use crate::phases::sync::{account_pairs, run_options, AccountError};
+use crate::phases::sync::{account_pairs, run_options};
 use crate::phases::PhaseError;
 use crate::plan::PlannedAccount;
 use crate::project::{Project, RunOutcome};
 use crate::review::{MessageRef, ResolveChoice, ResolvedMessage, RetryReport, Review};
-use crate::sync::AccountPair;
 
 fn review_err(e: crate::review::ReviewError) -> PhaseError {
     PhaseError::NotReady(e.to_string())
 }
 
-type Pairs = (Vec<(PlannedAccount, AccountPair)>, Vec<AccountError>);
-
-fn pairs_of(project: &Project, host: &dyn ProjectHost) -> Result<Pairs, PhaseError> {
+fn pairs_of(
+    project: &Project,
+    host: &dyn ProjectHost,
+) -> Result<crate::phases::sync::AccountPairs, PhaseError> {
     let accounts: Vec<PlannedAccount> = project
         .plan()?
         .into_iter()

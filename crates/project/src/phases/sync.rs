@@ -86,6 +86,9 @@ pub(crate) fn imap_endpoint(
     }
 }
 
+/// Each account with its engine pair, and the accounts that could not be set up.
+pub type AccountPairs = (Vec<(PlannedAccount, AccountPair)>, Vec<AccountError>);
+
 /// The destination's IMAP endpoint with the pin the admin accepted, if any.
 pub fn destination_endpoint(
     project: &Project,
@@ -112,7 +115,7 @@ pub fn account_pairs(
     project: &Project,
     host: &dyn ProjectHost,
     accounts: &[PlannedAccount],
-) -> Result<(Vec<(PlannedAccount, AccountPair)>, Vec<AccountError>), PhaseError> {
+) -> Result<AccountPairs, PhaseError> {
     let dest = project.destination()?.ok_or_else(|| {
         PhaseError::NotReady("No new mail host chosen yet: choose it in Destination first.".into())
     })?;
