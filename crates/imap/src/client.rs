@@ -496,7 +496,8 @@ impl Client {
             // A token fetched a moment ago was refused: not an expiry.
             (reply, challenge, RefusalKind::MailboxPermissionMissing)
         } else if first.valid_for(Duration::ZERO) {
-            (reply, challenge, RefusalKind::InvalidToken)
+            // The source kept its token (too young to have expired): refused for this mailbox.
+            (reply, challenge, RefusalKind::MailboxPermissionMissing)
         } else {
             (reply, challenge, RefusalKind::TokenExpired)
         };

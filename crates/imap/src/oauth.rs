@@ -179,8 +179,9 @@ pub enum RefusalKind {
     TokenExpired,
     /// The token lacks a scope the server needs: consent or delegation missing.
     ConsentMissing,
-    /// A fresh, valid token was refused for this mailbox: the app may not open it (Microsoft:
-    /// no FullAccess for the app's service principal, or no such mailbox).
+    /// A valid token (fresh, or too young to have expired) was refused for this mailbox: the app
+    /// may not open it (Microsoft: no FullAccess for the app's service principal, or no such
+    /// mailbox).
     MailboxPermissionMissing,
     /// The server found the request malformed.
     BadRequest,
@@ -205,7 +206,7 @@ impl OAuthRefusal {
             RefusalKind::TokenExpired => "the access token has expired",
             RefusalKind::ConsentMissing => "the access token lacks a permission the server needs",
             RefusalKind::MailboxPermissionMissing => {
-                "a fresh access token was refused for this mailbox"
+                "a valid access token was refused for this mailbox"
             }
             RefusalKind::BadRequest => "the server found the sign-in request malformed",
         }
@@ -236,7 +237,7 @@ impl OAuthRefusal {
                 "Grant the application the mail scope the server names."
             }
             (RefusalKind::MailboxPermissionMissing, OAuthProvider::Microsoft) => {
-                "Give the app access to this mailbox: in Exchange Online PowerShell, register the app's service principal once (New-ServicePrincipal) and run Add-MailboxPermission -Identity <mailbox> -User <service principal ID> -AccessRights FullAccess; also check that the mailbox exists."
+                "Give the app access to this mailbox: in Exchange Online PowerShell, register the app's service principal once (New-ServicePrincipal) and run Add-MailboxPermission -Identity <mailbox> -User <service principal ID> -AccessRights FullAccess; also check that the mailbox exists in the app's tenant."
             }
             (RefusalKind::MailboxPermissionMissing, OAuthProvider::Google) => {
                 "Check that the user exists and has Gmail with IMAP enabled, and that domain-wide delegation grants https://mail.google.com/."
@@ -393,7 +394,10 @@ mod tests {
             TokenMechanism::preferred(&offered(&["PLAIN", "XOAUTH2"])),
             Some(TokenMechanism::XOAuth2)
         );
-        assert_eq!(TokenMechanism::preferred(&offered(&["PLAIN", "LOGIN"])), None);
+        assert_eq!(
+            TokenMechanism::preferred(&offered(&["PLAIN", "LOGIN"])),
+            None
+        );
     }
 
     #[test]

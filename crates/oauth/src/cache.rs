@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
@@ -14,10 +14,25 @@ use ferry_imap::{AccessToken, TokenError, TokenErrorKind};
 /// a fifth of its life is left, so that a login never starts with a token about to expire.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
+/// A cached token with when it was fetched and how long it lives.
+struct Cached {
+    token: AccessToken,
+    margin: Duration,
+    fetched: Instant,
+    lifetime: Duration,
+}
+
 #[derive(Default)]
 struct Slot {
-    token: Mutex<Option<(AccessToken, Duration)>>,
+    token: Mutex<Option<Cached>>,
     fetching: tokio::sync::Mutex<()>,
+}
+
+/// A token younger than this is not dropped when a server refuses it: it cannot have expired,
+/// so the refusal is about the mailbox, and fetching anew for every refused mailbox would hammer
+/// the token endpoint (Microsoft blocks clients that ask in a loop, AADSTS50196).
+fn keep_at_least(lifetime: Duration) -> Duration {
+    Duration::from_secs(60).min(lifetime / 4)
 }
 
 /// The cache. Cloning shares it.
@@ -35,8 +50,11 @@ impl TokenCache {
 
     fn fresh(slot: &Slot) -> Option<AccessToken> {
         let guard = slot.token.lock().unwrap_or_else(|e| e.into_inner());
-        let (token, margin) = guard.as_ref()?;
-        token.valid_for(*margin).then(|| token.clone())
+        let cached = guard.as_ref()?;
+        cached
+            .token
+            .valid_for(cached.margin)
+            .then(|| cached.token.clone())
     }
 
     /// The cached token for `key` if it is not due for renewal, else a new one from `fetch`
@@ -56,26 +74,37 @@ impl TokenCache {
             return Ok(t);
         }
         let (token, lifetime) = fetch().await?;
-        self.fetches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let margin = REFRESH_MARGIN.min(lifetime / 5);
-        *slot.token.lock().unwrap_or_else(|e| e.into_inner()) = Some((token.clone(), margin));
+        self.store(&slot, token.clone(), lifetime);
         Ok(token)
     }
 
     /// Stores a token fetched elsewhere (the interactive sign-in's first token).
     pub fn put(&self, key: &str, token: AccessToken, lifetime: Duration) {
-        let slot = self.slot(key);
-        let margin = REFRESH_MARGIN.min(lifetime / 5);
-        *slot.token.lock().unwrap_or_else(|e| e.into_inner()) = Some((token, margin));
+        self.store(&self.slot(key), token, lifetime);
+    }
+
+    fn store(&self, slot: &Slot, token: AccessToken, lifetime: Duration) {
+        *slot.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
+            token,
+            margin: REFRESH_MARGIN.min(lifetime / 5),
+            fetched: Instant::now(),
+            lifetime,
+        });
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Drops `key`'s token (the server refused it).
+    /// The server refused `key`'s token: drop it, unless it was fetched moments ago (a quarter
+    /// of its life, at most a minute), when it cannot have expired.
     pub fn forget(&self, key: &str) {
         let slot = self.slot(key);
-        *slot.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut guard = slot.token.lock().unwrap_or_else(|e| e.into_inner());
+        if guard
+            .as_ref()
+            .is_some_and(|c| c.fetched.elapsed() >= keep_at_least(c.lifetime))
+        {
+            *guard = None;
+        }
     }
 
     /// How many tokens were fetched so far (for tests and the bench).
