@@ -284,6 +284,16 @@ pub async fn run(
     let options = run_options(&dest, &state_path);
     let names: Vec<String> = accounts.iter().map(|a| a.source_address.clone()).collect();
     let tracker = ProgressTracker::new(&control.id, events, &names);
+    if kind == JobKind::InitialSync {
+        // Until an account's own plan is known (it waits for a free slot), its share of the
+        // whole is what discovery counted, so the overall bar is true from the start.
+        for account in &accounts {
+            tracker.update(&account.source_address, |p| {
+                p.messages_total = account.messages;
+                p.bytes_total = account.bytes;
+            });
+        }
+    }
     for failed in &not_started {
         tracker.update(&failed.account, |p| {
             p.stage = AccountStage::Stopped;
