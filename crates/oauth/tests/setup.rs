@@ -149,6 +149,8 @@ async fn the_check_says_per_mailbox_what_is_missing() {
             check.message
         );
     }
+    // Two refused mailboxes did not make Ferry ask for new app tokens in a loop.
+    assert_eq!(tokens.tokens_issued(), 1);
 
     // A wrong secret: every mailbox says so.
     let wrong = OAuthSettings::MicrosoftApp {
