@@ -1038,7 +1038,7 @@ pub async fn resolve(
     }
     let meta = s
         .source
-        .list(&message.folder, 1)
+        .list(&message.folder, failure.source_uid.unwrap_or(1))
         .await
         .map_err(src_text)?
         .into_iter()

@@ -629,3 +629,66 @@ async fn a_failed_message_deleted_on_the_old_server_is_not_listed() {
     assert_eq!((review.missing, review.failed), (0, 0));
     assert!(review.accounts[0].failures.is_empty());
 }
+
+/// The old server over IMAP: a zero-byte message in its store (Dovecot serves it, the new host
+/// refuses it) is delivered wrapped with its flags and date; the next sync copies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_source_refused_message_delivered_wrapped() {
+    let old = Dovecot::start(Preset::OldMac);
+    let new = Dovecot::start(Preset::Modern);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = old.mail_dir("jdoe").join("cur");
+    put_message(path.parent().unwrap(), "M6P6", "RS", JAN_2019, b"");
+    old.give_to_mail_user(&path);
+    let account = |server: &Dovecot, user: &str| ImapAccount {
+        endpoint: ImapEndpoint::tls(server.host(), server.imaps_port())
+            .pinned(server.cert_sha256()),
+        user: user.into(),
+        password: SecretString::from(server.password(user).to_string()),
+        oauth: None,
+    };
+    let pair = AccountPair {
+        source: SourceSpec::Imap(account(&old, "jdoe")),
+        dest: account(&new, "alice"),
+    };
+    let opts = RunOptions {
+        state: Some(tmp.path().join("state.sqlite")),
+        ..RunOptions::default()
+    };
+    let run = || sync::run_sync(vec![pair.clone()], opts.clone(), Arc::new(|_: &_| ()));
+    let first = run().await.unwrap();
+    assert_eq!(first.failed, 1, "{first:#?}");
+    let failure = &first.accounts[0].failures[0];
+    assert_eq!(failure.folder, "INBOX");
+    let uid = failure.uid.expect("an IMAP source names the UID");
+    assert_eq!(failure.key, uid.to_string());
+    let target = MessageRef {
+        folder: "INBOX".into(),
+        key: failure.key.clone(),
+    };
+    let kept = review::resolve(&pair, &opts, &target, &ResolveChoice::Wrapped)
+        .await
+        .unwrap();
+    assert_eq!(kept.uid, Some(uid));
+    let inbox = new.messages("alice", "INBOX");
+    let wrapped = inbox
+        .iter()
+        .find(|m| Some(m.uid) == kept.dest_uid)
+        .expect("the wrapped message is in INBOX");
+    assert_eq!(sorted(wrapped.flags.clone()), ["\\Answered", "\\Seen"]);
+    assert_eq!(wrapped.internal_date, JAN_2019);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&wrapped.bytes)
+        .unwrap();
+    assert_eq!(
+        sha256(parsed.attachment(0).unwrap().contents()),
+        sha256(b"")
+    );
+    let again = run().await.unwrap();
+    assert_eq!((again.copied, again.failed), (0, 0), "{again:#?}");
+    let review = review::run_review(vec![pair.clone()], opts.clone())
+        .await
+        .unwrap();
+    assert!(review.ok, "{review:#?}");
+    assert_eq!(review.resolved_text, "1 delivered wrapped");
+}
