@@ -25,12 +25,12 @@ fn main() {
     let scratch = tempfile::tempdir().expect("a temp folder");
     let mut project = Project::open(&scratch.path().join("plan.ferry")).expect("a scratch project");
     project.record_inventory(&inventory, 0).expect("the plan");
-    let movers: Vec<_> = project
+    let (movers, empty): (Vec<_>, Vec<_>) = project
         .plan()
         .expect("the plan")
         .into_iter()
         .filter(|a| a.included && a.present && a.kind == AccountKind::User)
-        .collect();
+        .partition(|a| a.store.is_some());
     let mut builder = Dovecot::builder(Preset::Modern);
     for account in &movers {
         builder = builder.user(&account.dest_address, &format!("demo-{}", account.login));
@@ -43,6 +43,12 @@ fn main() {
     println!("  passwords to type on the Credentials screen:");
     for account in &movers {
         println!("    {:<28} demo-{}", account.dest_address, account.login);
+    }
+    for account in &empty {
+        println!(
+            "  {} has no mail store (nothing to copy): untick it on Destination",
+            account.source_address
+        );
     }
     println!("  (stops when the app closes)");
     // Runs until the demo script stops it; the server stops (by its pid) when dropped.
