@@ -501,8 +501,7 @@ mod tests {
         symlink(&target, &linked).unwrap();
         let err = FileVault::open_or_create(&linked, &pass("correct horse"), FAST)
             .and_then(|v| v.set("h", "u", &Secret::new("p".into())))
-            .err()
-            .expect("writing through a link must fail");
+            .expect_err("writing through a link must fail");
         assert_eq!(
             err.to_string(),
             format!(
