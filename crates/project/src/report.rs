@@ -180,19 +180,10 @@ pub fn final_report(input: ReportInput) -> FinalReport {
     FinalReport { input, totals: t }
 }
 
-/// `1 234 567` bytes as "1.2 MB" (decimal units, as macOS shows sizes).
+/// Sizes as the app, the CLI and discovery show them (binary units: "7.3 KiB", "1.2 MiB"), so
+/// that the report and the screens give the same numbers.
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
+    ferry_discover::human_bytes(bytes)
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -493,14 +484,15 @@ impl FinalReport {
     }
 
     /// Writes the HTML page to `html` and the JSON beside it (same name, `.json`); returns the
-    /// JSON file's path. A symbolic link at either name is refused.
+    /// JSON file's path. Readable by the owner only (they name people, folders and subjects); a
+    /// symbolic link at either name is refused.
     pub fn write(&self, html: &Path) -> Result<PathBuf, ReportError> {
         let json = html.with_extension("json");
         for (path, text) in [
             (html.to_path_buf(), self.html()),
             (json.clone(), self.json()),
         ] {
-            ferry_safeio::fs::write_replace(&path, text.as_bytes(), 0o644)
+            ferry_safeio::fs::write_replace(&path, text.as_bytes(), ferry_safeio::fs::PRIVATE_FILE)
                 .map_err(|source| ReportError::Write { path, source })?;
         }
         Ok(json)
@@ -513,9 +505,9 @@ mod tests {
 
     #[test]
     fn sizes_and_counts_for_people() {
-        assert_eq!(human_bytes(999), "999 bytes");
-        assert_eq!(human_bytes(1_234_567), "1.2 MB");
-        assert_eq!(human_bytes(2_100_000_000), "2.1 GB");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_234_567), "1.2 MiB");
+        assert_eq!(human_bytes(2_100_000_000), "2.0 GiB");
         assert_eq!(count(12_480), "12\u{202F}480");
         assert_eq!(count(999), "999");
         assert_eq!(count(1_000_000), "1\u{202F}000\u{202F}000");

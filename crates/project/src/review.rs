@@ -1222,9 +1222,10 @@ fn append_mbox(
 ) -> Result<(), String> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        ferry_safeio::fs::create_private_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let mut file = ferry_safeio::fs::open_append(path, 0o600).map_err(|e| e.to_string())?;
+    let mut file = ferry_safeio::fs::open_append(path, ferry_safeio::fs::PRIVATE_FILE)
+        .map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(message.len() + 128);
     ferry_cutover::mbox::write_message(&mut buf, sender, when, message)
         .map_err(|e| e.to_string())?;

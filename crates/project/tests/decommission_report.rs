@@ -349,7 +349,7 @@ fn final_report_is_escaped_and_self_contained() {
     assert!(html.contains("Müller &amp; Söhne"));
     assert!(html.contains("&lt;b&gt;consultant&lt;/b&gt;"));
     assert!(html.contains("12\u{202F}480"));
-    assert!(html.contains("2.1 GB"));
+    assert!(html.contains("2.0 GiB"));
     assert!(html.contains("Delivered wrapped (the original attached) in INBOX"));
     assert!(html.contains("2026-03-02 09:30 UTC"));
 
@@ -369,6 +369,11 @@ fn final_report_is_escaped_and_self_contained() {
     assert_eq!(json_path, tmp.path().join("final-report.json"));
     assert_eq!(std::fs::read_to_string(&html_path).unwrap(), html);
     assert_eq!(std::fs::read_to_string(&json_path).unwrap(), json);
+    for path in [&html_path, &json_path] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
     let victim = tmp.path().join("victim");
     std::fs::write(&victim, "keep").unwrap();
     let link = tmp.path().join("linked.html");

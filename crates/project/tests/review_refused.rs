@@ -329,6 +329,12 @@ async fn message_over_the_size_limit_is_exported_to_mbox() {
     assert_eq!(resolved.how, ResolutionKind::Mbox);
     assert_eq!(resolved.mbox_path.as_deref(), Some(mbox.to_str().unwrap()));
     let data = std::fs::read(&mbox).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&mbox), 0o600);
+        assert_eq!(mode(mbox.parent().unwrap()), 0o700);
+    }
     let messages = ferry_cutover::mbox::parse(&data).unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(sha256(&messages[0].bytes), sha256(&big));
