@@ -280,16 +280,27 @@ pub async fn check_mailboxes(
         );
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            let issuer = source.describe();
+            let provider = source.provider();
             let creds = Credentials::oauth(mailbox.clone(), source);
             match ferry_imap::connect_and_login(&endpoint, &creds, timeouts).await {
-                Ok(session) => {
+                Ok(mut session) => {
+                    // Exchange Online accepts the sign-in of an app without access to the
+                    // mailbox and refuses the first command that opens it: open it once.
+                    let opened = session.status("INBOX").await;
                     session.logout().await;
-                    MailboxCheck {
-                        message: format!("{mailbox}: signed in"),
-                        mailbox,
-                        ok: true,
-                        kind: None,
-                        advice: None,
+                    match opened {
+                        Ok(_) => MailboxCheck {
+                            message: format!("{mailbox}: signed in"),
+                            mailbox,
+                            ok: true,
+                            kind: None,
+                            advice: None,
+                        },
+                        Err(err) => {
+                            let err = explain_not_connected(err, &mailbox, &issuer, provider);
+                            failed_check(mailbox, &err)
+                        }
                     }
                 }
                 Err(err) => failed_check(mailbox, &err),
@@ -309,6 +320,44 @@ pub async fn check_mailboxes(
     out
 }
 
+/// Exchange Online's answer to commands after an app signed in to a mailbox it has no access to:
+/// `BAD User is authenticated but not connected.` (then BYE).
+const NOT_CONNECTED: &str = "User is authenticated but not connected";
+
+/// Whether `err` is Exchange Online's "authenticated but not connected": the sign-in was taken,
+/// but the app (or the signed-in administrator) has no access to the mailbox.
+pub fn is_mailbox_not_connected(err: &ImapError) -> bool {
+    matches!(err, ImapError::Protocol { detail, .. } if detail.contains(NOT_CONNECTED))
+}
+
+/// Turns Exchange Online's "authenticated but not connected" into the refusal it means (the
+/// mailbox's permission is missing); other errors pass unchanged.
+pub fn explain_not_connected(
+    err: ImapError,
+    mailbox: &str,
+    issuer: &str,
+    provider: OAuthProvider,
+) -> ImapError {
+    if !is_mailbox_not_connected(&err) {
+        return err;
+    }
+    let ImapError::Protocol { server, detail, .. } = err else {
+        return err;
+    };
+    ImapError::OAuthRefused {
+        server,
+        user: mailbox.to_string(),
+        issuer: issuer.to_string(),
+        provider,
+        refusal: Box::new(ferry_imap::OAuthRefusal {
+            kind: ferry_imap::RefusalKind::MailboxPermissionMissing,
+            status: None,
+            scope: None,
+        }),
+        server_text: detail,
+    }
+}
+
 fn failed_check(mailbox: String, err: &ImapError) -> MailboxCheck {
     MailboxCheck {
         message: err.to_string(),
@@ -316,5 +365,40 @@ fn failed_check(mailbox: String, err: &ImapError) -> MailboxCheck {
         ok: false,
         kind: Some(err.kind().to_string()),
         advice: Some(err.advice().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_not_connected_is_a_missing_mailbox_permission() {
+        let bad = ImapError::Protocol {
+            server: "outlook.office365.com:993".into(),
+            step: "STATUS".into(),
+            detail: "the server answered BAD: User is authenticated but not connected.".into(),
+        };
+        let err = explain_not_connected(
+            bad,
+            "jdoe@contoso.com",
+            "Microsoft 365 app 1 in tenant contoso.com",
+            OAuthProvider::Microsoft,
+        );
+        assert_eq!(err.kind(), "oauth_refused");
+        assert_eq!(
+            err.to_string(),
+            "outlook.office365.com:993: sign-in to \"jdoe@contoso.com\" with a token from Microsoft 365 app 1 in tenant contoso.com refused: a valid access token was refused for this mailbox (the server answered BAD: User is authenticated but not connected.)"
+        );
+        assert!(err.advice().contains("Add-MailboxPermission"));
+        let other = ImapError::Protocol {
+            server: "s".into(),
+            step: "STATUS".into(),
+            detail: "the server answered BAD: unknown command".into(),
+        };
+        assert_eq!(
+            explain_not_connected(other, "m", "i", OAuthProvider::Microsoft).kind(),
+            "protocol"
+        );
     }
 }
