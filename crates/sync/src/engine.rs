@@ -777,14 +777,16 @@ async fn prepare_all<S: Source, D: Destination>(
                     return Ok(out);
                 }
                 let first_dest = group.first().map(|m| m.dest.clone());
+                let mut dest_status = None;
                 if let Some(dest) = &first_dest {
-                    check_dest_reset(&ctx, dest, created.contains(dest)).await?;
+                    dest_status = check_dest_reset(&ctx, dest, created.contains(dest)).await?;
                 }
                 for m in group {
                     if ctx.cancelled() {
                         break;
                     }
-                    out.push(prepare_folder(&ctx, m, created.contains(&m.dest)).await?);
+                    let known = dest_status.clone();
+                    out.push(prepare_folder(&ctx, m, created.contains(&m.dest), known).await?);
                 }
                 Ok(out)
             }
@@ -905,6 +907,7 @@ async fn prepare_folder<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     m: &FolderMapping,
     dest_is_new: bool,
+    dest_status: Option<FolderStatus>,
 ) -> Result<FolderWork, SyncError> {
     let mut fs = FolderSummary {
         source: m.source.clone(),
@@ -1037,7 +1040,10 @@ async fn prepare_folder<S: Source, D: Destination>(
     // What the destination already holds and the ledger does not account for: match by identity.
     let mut dest_floor: Option<u32> = None;
     if !todo.is_empty() && !dest_is_new {
-        let dst = ctx.dest.status(&m.dest).await.map_err(|e| ctx.dst_err(e))?;
+        let dst = match dest_status {
+            Some(st) => st,
+            None => ctx.dest.status(&m.dest).await.map_err(|e| ctx.dst_err(e))?,
+        };
         let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, &m.dest, dst.uid_validity))?;
         dest_floor = dst.uid_next;
         if dst.messages as usize > claimed.len() {
@@ -1733,13 +1739,16 @@ async fn send_flags<S: Source, D: Destination>(
 /// UIDs; the others are dropped from the ledger and their source folders listed in full, so that
 /// exactly those are copied again (counted as `recopied_after_dest_reset`). Never copies twice:
 /// a message found is not copied, and one not found is not on the destination.
+///
+/// Returns the folder's status when it asked for it: still true for the group's preparation (no
+/// APPEND of the round comes before), which then needs no STATUS of its own.
 async fn check_dest_reset<S: Source, D: Destination>(
     ctx: &Arc<Ctx<S, D>>,
     dest: &str,
     absent_when_listed: bool,
-) -> Result<(), SyncError> {
+) -> Result<Option<FolderStatus>, SyncError> {
     if !ctx.db(|db| db.has_dest_uids(&ctx.account, dest))? {
-        return Ok(());
+        return Ok(None);
     }
     // A folder the destination's LIST did not show holds none of the ledger's messages (it is
     // being created alongside, empty). UIDVALIDITY 0 is never a real one: every row is stale.
@@ -1760,7 +1769,7 @@ async fn check_dest_reset<S: Source, D: Destination>(
     };
     let stale = ctx.db(|db| db.stale_dest_rows(&ctx.account, dest, status.uid_validity))?;
     if stale.is_empty() {
-        return Ok(());
+        return Ok(Some(status).filter(|_| !absent_when_listed));
     }
     let claimed = ctx.db(|db| db.claimed_dest_uids(&ctx.account, dest, status.uid_validity))?;
     let on_dest = if status.messages > 0 {
@@ -1805,7 +1814,7 @@ async fn check_dest_reset<S: Source, D: Destination>(
     for r in gone {
         *recopied.entry(r.source_folder.clone()).or_default() += 1;
     }
-    Ok(())
+    Ok(Some(status).filter(|_| !absent_when_listed))
 }
 
 /// After a source UIDVALIDITY change: pairs the ledger's rows of the old generation with the
