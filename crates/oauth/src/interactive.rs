@@ -186,10 +186,12 @@ pub async fn sign_in(
     let code = tokio::time::timeout(config.timeout, wait_for_code(&listener, &state))
         .await
         .map_err(|_| {
-            failed(format!(
-                "the sign-in was not finished within {} minutes",
-                config.timeout.as_secs() / 60
-            ))
+            let secs = config.timeout.as_secs();
+            failed(if secs >= 120 {
+                format!("the sign-in was not finished within {} minutes", secs / 60)
+            } else {
+                format!("the sign-in was not finished within {secs} seconds")
+            })
         })??;
     let mut form = vec![
         ("client_id", config.client_id.as_str()),
@@ -254,19 +256,22 @@ async fn wait_for_code(
         let target = line.split(' ').nth(1).unwrap_or("");
         let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
         let mut code = None;
-        let mut error = None;
+        let mut error: Option<String> = None;
+        let mut description = None;
         let mut got_state = None;
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*k {
                 "code" => code = Some(SecretString::from(v.into_owned())),
                 "error" => error = Some(v.into_owned()),
-                "error_description" if error.is_some() => {
-                    error = Some(format!("{} ({v})", error.unwrap_or_default()))
-                }
+                "error_description" => description = Some(v.into_owned()),
                 "state" => got_state = Some(v.into_owned()),
                 _ => {}
             }
         }
+        let error = error.map(|e| match description {
+            Some(d) => format!("{e} ({d})"),
+            None => e,
+        });
         if code.is_none() && error.is_none() {
             // The browser asking for a favicon, or anything else: not the redirect.
             let _ = stream

@@ -459,3 +459,24 @@ async fn a_session_outlives_its_token_and_nothing_prints_the_token() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_declined_interactive_sign_in_says_so() {
+    let tokens = TokenServer::start(Duration::from_secs(60));
+    tokens.add_public_client(TENANT, APP, "admin");
+    tokens.decline_consent(APP);
+    let mut config = ferry_oauth::InteractiveConfig::microsoft(TENANT, APP);
+    config.authorize_url = tokens.microsoft_authorize_url(TENANT);
+    config.token_url = tokens.microsoft_token_url(TENANT);
+    config.timeout = Duration::from_secs(20);
+    let err = ferry_oauth::sign_in(config, &TestBrowser)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, TokenErrorKind::SignInFailed);
+    assert_eq!(
+        err.message,
+        "the sign-in was refused: access_denied (AADSTS65004: User declined to consent to access the app.)"
+    );
+    assert_eq!(tokens.tokens_issued(), 0);
+}

@@ -122,6 +122,8 @@ struct PublicClient {
     client_id: String,
     admin: String,
     mailboxes: BTreeSet<String>,
+    /// The admin declines the requested access on the consent page.
+    declines: bool,
 }
 
 /// What a token grants.
@@ -284,7 +286,15 @@ impl TokenServer {
             client_id: client_id.into(),
             admin: admin.into(),
             mailboxes: BTreeSet::from([admin.to_string()]),
+            declines: false,
         });
+    }
+    /// From now on the admin declines the consent page of `client_id`'s sign-in.
+    pub fn decline_consent(&self, client_id: &str) {
+        let mut s = self.state.lock().unwrap();
+        for c in s.clients.iter_mut().filter(|c| c.client_id == client_id) {
+            c.declines = true;
+        }
     }
 
     /// The JSON key file Google gives for a service account.
@@ -729,6 +739,18 @@ fn authorize(tenant: &str, query: &HashMap<String, String>, s: &mut State) -> Re
         redirect.starts_with("http://127.0.0.1:") || redirect.starts_with("http://localhost:");
     if get("response_type") != "code" || get("code_challenge_method") != "S256" || !loopback {
         return (400, String::new(), json!({"error": "invalid_request"}));
+    }
+    if client.declines {
+        let mut location = url::Url::parse(&redirect).expect("checked loopback URL");
+        location
+            .query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair(
+                "error_description",
+                "AADSTS65004: User declined to consent to access the app.",
+            )
+            .append_pair("state", &get("state"));
+        return (302, format!("Location: {location}\r\n"), json!({}));
     }
     let code = random_token("code-");
     s.codes.insert(
