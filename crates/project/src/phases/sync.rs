@@ -22,7 +22,6 @@ use crate::plan::{PlannedAccount, SourceMethod};
 use crate::project::{Fact, Project, RunOutcome};
 use crate::sync::{
     imap_side, open_state, source_of, AccountPair, ImapAccount, RunOptions, SourceSpec, SyncReport,
-    VerifyReport,
 };
 use ferry_sync::report::AccountSummary;
 
@@ -49,8 +48,9 @@ pub const OAUTH_SETTING: &str = "oauth";
 pub struct SyncJobReport {
     pub job: JobKind,
     pub report: SyncReport,
-    /// The final sync's verification (source against destination, per account).
-    pub verification: Option<VerifyReport>,
+    /// The final sync's verification (source against destination, per account and folder;
+    /// messages kept another way, wrapped or in an mbox file, are counted apart, not missing).
+    pub verification: Option<crate::review::Review>,
     /// Accounts that could not be started (no password, unreadable store), with the reason.
     pub not_started: Vec<AccountError>,
     pub cancelled: bool,
@@ -320,7 +320,11 @@ pub async fn run(
 
     let verification = if kind == JobKind::FinalSync && !cancelled && report.fatal == 0 {
         let plain: Vec<AccountPair> = pairs.iter().map(|(_, p)| p.clone()).collect();
-        Some(crate::sync::run_verify(plain, options.clone(), options.sync.rules.clone()).await?)
+        Some(
+            crate::review::run_review(plain, options.clone())
+                .await
+                .map_err(|e| PhaseError::NotReady(e.to_string()))?,
+        )
     } else {
         None
     };
@@ -477,7 +481,7 @@ fn summarize(
     kind: JobKind,
     report: &SyncReport,
     not_started: &[AccountError],
-    verification: Option<&VerifyReport>,
+    verification: Option<&crate::review::Review>,
     cancelled: bool,
 ) -> String {
     let mut parts = vec![format!(
