@@ -19,6 +19,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dns_server::TestDns;
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("\n\x1b[1;31mThe demo stopped: {err}\x1b[0m");
+            eprintln!("\n{}", styled("1;31", &format!("The demo stopped: {err}")));
             eprintln!("Its servers are stopped.");
             ExitCode::FAILURE
         }
@@ -272,22 +273,22 @@ fn run(ferry: Option<PathBuf>, work: Option<PathBuf>) -> Result<()> {
          demo presses Ctrl-C for you (it sends the signal) once some messages are across.",
     );
     let ledger = work.join("migration.ferry.sync.sqlite");
-    let copied_at_interrupt = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+    let copied_at_interrupt = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     let seen = copied_at_interrupt.clone();
     demo.ferry_with(
         &["sync", "initial"],
         &[130],
         Extra {
-            during: Some(Box::new(move |pid| {
-                let started = Instant::now();
-                while copied_in_ledger(&ledger) < INTERRUPT_AFTER
-                    && started.elapsed() < Duration::from_secs(60)
-                {
+            during: Some(Box::new(move |pid, ended| {
+                while copied_in_ledger(&ledger) < INTERRUPT_AFTER && !ended.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                seen.store(copied_in_ledger(&ledger), Ordering::SeqCst);
-                // SAFETY: a signal to the child this demo started, by its id.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                if !ended.load(Ordering::SeqCst) {
+                    seen.store(copied_in_ledger(&ledger), Ordering::SeqCst);
+                    // SAFETY: a signal to our own child, by its id; it is not reaped before
+                    // this thread is joined, so the id cannot belong to another process.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                }
             })),
             ..Extra::default()
         },
@@ -363,7 +364,7 @@ fn run(ferry: Option<PathBuf>, work: Option<PathBuf>) -> Result<()> {
          server in the meantime moves too."
     ));
     let handle = rt.handle().clone();
-    let dns_switch = std::sync::Arc::new(dns);
+    let dns_switch = Arc::new(dns);
     let switcher = dns_switch.clone();
     demo.ferry_with(
         &[
@@ -378,7 +379,7 @@ fn run(ferry: Option<PathBuf>, work: Option<PathBuf>) -> Result<()> {
         ],
         &[0],
         Extra {
-            during: Some(Box::new(move |_| {
+            during: Some(Box::new(move |_, _| {
                 std::thread::sleep(Duration::from_secs(3));
                 handle.block_on(switcher.set_mx(DOMAINS[0], 300, &[(10, NEW_MX)]));
                 eprintln!("   (demo: the MX of {} now points to {NEW_MX})", DOMAINS[0]);
@@ -614,6 +615,10 @@ struct Demo {
     secrets: Secrets,
 }
 
+/// An action of the demo's while ferry runs: given ferry's process id, and a flag set once its
+/// output has ended.
+type During = Box<dyn FnOnce(u32, Arc<AtomicBool>) + Send>;
+
 /// What a step adds to a plain `ferry` run.
 #[derive(Default)]
 struct Extra {
@@ -623,8 +628,9 @@ struct Extra {
     shown_stdin: Option<&'static str>,
     /// FERRY_NOW: Ferry's clock moved.
     now: Option<String>,
-    /// Done by the demo while the command runs (on another thread), given ferry's process id.
-    during: Option<Box<dyn FnOnce(u32) + Send>>,
+    /// Done by the demo while the command runs (on another thread), given ferry's process id
+    /// and whether its output has ended (it is not reaped before this is joined).
+    during: Option<During>,
 }
 
 impl Demo {
@@ -656,9 +662,12 @@ impl Demo {
             .as_deref()
             .map(|n| format!("FERRY_NOW={n} "))
             .unwrap_or_default();
-        println!("\n\x1b[1;36m$ {prefix}ferry {shown_args}\x1b[0m");
+        println!(
+            "\n{}",
+            styled("1;36", &format!("$ {prefix}ferry {shown_args}"))
+        );
         if let Some(shown) = extra.shown_stdin {
-            println!("\x1b[2m{shown}\x1b[0m");
+            println!("{}", styled("2", shown));
         }
         let _ = std::io::stdout().flush();
 
@@ -694,7 +703,11 @@ impl Demo {
                 .map_err(|e| format!("cannot write to ferry's input: {e}"))?;
         }
         let pid = child.id();
-        let during = extra.during.map(|f| std::thread::spawn(move || f(pid)));
+        let ended = Arc::new(AtomicBool::new(false));
+        let during = extra.during.map(|f| {
+            let ended = ended.clone();
+            std::thread::spawn(move || f(pid, ended))
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut leaked = false;
         let mut printed = String::new();
@@ -702,7 +715,10 @@ impl Demo {
             let line = line.map_err(|e| format!("reading ferry's output: {e}"))?;
             if self.secrets.leaked_in(&line) {
                 leaked = true;
-                println!("\x1b[1;31m(a line holding a password, not shown)\x1b[0m");
+                println!(
+                    "{}",
+                    styled("1;31", "(a line holding a password, not shown)")
+                );
             } else {
                 let line = String::from_utf8_lossy(&line);
                 println!("{line}");
@@ -710,18 +726,26 @@ impl Demo {
                 printed.push('\n');
             }
         }
-        let status = child
-            .wait()
-            .map_err(|e| format!("waiting for ferry: {e}"))?;
+        ended.store(true, Ordering::SeqCst);
         if let Some(during) = during {
             during
                 .join()
                 .map_err(|_| "the demo's own action during the command failed".to_string())?;
         }
+        let status = child
+            .wait()
+            .map_err(|e| format!("waiting for ferry: {e}"))?;
         if leaked {
             return Err(format!("`ferry {shown_args}` printed a password"));
         }
-        let code = status.code().unwrap_or(-1);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(format!("interrupted (Ctrl-C) during `ferry {shown_args}`"));
+        }
+        let Some(code) = status.code() else {
+            return Err(format!(
+                "`ferry {shown_args}` was ended by a signal ({status})"
+            ));
+        };
         if !expected.contains(&code) {
             return Err(format!(
                 "`ferry {shown_args}` ended with exit status {code} (expected {})",
@@ -733,7 +757,10 @@ impl Demo {
             ));
         }
         if code != 0 {
-            println!("\x1b[2m(exit status {code}, as expected)\x1b[0m");
+            println!(
+                "{}",
+                styled("2", &format!("(exit status {code}, as expected)"))
+            );
         }
         Ok(printed)
     }
@@ -810,18 +837,23 @@ fn human_bytes(n: u64) -> String {
 }
 
 fn title(text: &str) {
-    println!(
-        "\n\x1b[1m{}\n{text}\n{}\x1b[0m",
-        "=".repeat(WIDTH),
-        "=".repeat(WIDTH)
-    );
+    let rule = "=".repeat(WIDTH);
+    println!("\n{}", styled("1", &format!("{rule}\n{text}\n{rule}")));
 }
 
 fn step(text: &str) {
-    println!(
-        "\n\x1b[1m── {text} {}\x1b[0m",
-        "─".repeat(WIDTH.saturating_sub(text.chars().count() + 4))
-    );
+    let rule = "─".repeat(WIDTH.saturating_sub(text.chars().count() + 4));
+    println!("\n{}", styled("1", &format!("── {text} {rule}")));
+}
+
+/// `text` in an ANSI style (bold, a colour) on a terminal; plain in a file or a pipe.
+fn styled(code: &str, text: &str) -> String {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
 }
 
 /// A paragraph for the reader, wrapped to the terminal's usual width.
