@@ -279,6 +279,15 @@ impl ProgressTracker {
         });
     }
 
+    /// Applies `change` to `account`'s progress without reporting it (before `Started`).
+    pub fn preset(&self, account: &str, change: impl FnOnce(&mut AccountProgress)) {
+        let mut accounts = self.lock();
+        let entry = accounts
+            .entry(account.to_string())
+            .or_insert_with(|| (AccountProgress::waiting(account), None));
+        change(&mut entry.0);
+    }
+
     /// Applies `change` to `account`'s progress and reports it.
     pub fn update(&self, account: &str, change: impl FnOnce(&mut AccountProgress)) {
         let progress = {

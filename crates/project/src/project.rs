@@ -895,39 +895,23 @@ CREATE TABLE facts (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 /// Creates `path` empty with mode 0600 (its folder 0700 when Ferry creates it): the project
 /// names accounts, folders and hosts.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        if !dir.exists() {
-            std::fs::create_dir_all(dir)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            }
-        }
+    if let Some(dir) = path.parent() {
+        ferry_safeio::fs::create_private_dir_all(dir)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    options.open(path).map(drop)
+    ferry_safeio::fs::create_new(path, ferry_safeio::fs::PRIVATE_FILE).map(drop)
 }
 
-/// SQLite creates `-wal` / `-shm` with the process umask; keep them as private as the file.
+/// SQLite creates `-wal` / `-shm` with the process umask; keep them as private as the file
+/// (a symbolic link planted at their names is not followed).
 fn restrict_sidecars(path: &Path) {
-    #[cfg(unix)]
     for suffix in ["-wal", "-shm"] {
-        use std::os::unix::fs::PermissionsExt;
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        let _ =
-            std::fs::set_permissions(PathBuf::from(name), std::fs::Permissions::from_mode(0o600));
+        let _ = ferry_safeio::fs::narrow_if_exists(
+            &PathBuf::from(name),
+            ferry_safeio::fs::PRIVATE_FILE,
+        );
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 /// Unix seconds of a time.

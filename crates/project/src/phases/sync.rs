@@ -288,14 +288,14 @@ pub async fn run(
         // Until an account's own plan is known (it waits for a free slot), its share of the
         // whole is what discovery counted, so the overall bar is true from the start.
         for account in &accounts {
-            tracker.update(&account.source_address, |p| {
+            tracker.preset(&account.source_address, |p| {
                 p.messages_total = account.messages;
                 p.bytes_total = account.bytes;
             });
         }
     }
     for failed in &not_started {
-        tracker.update(&failed.account, |p| {
+        tracker.preset(&failed.account, |p| {
             p.stage = AccountStage::Stopped;
             p.error = Some(failed.error.clone());
         });

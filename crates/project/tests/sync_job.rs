@@ -1,0 +1,200 @@
+//! The project's sync job against real Dovecots: progress events tagged with the job's id (per
+//! account totals known before the end, bytes done never above the total), one writing job at
+//! a time (the second refused, naming the holder), and a cancelled initial sync that the same
+//! job continues, every message exactly once.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use ferry_project::destination::PresetId;
+use ferry_project::host::ProjectHost;
+use ferry_project::jobs::{self, JobControl, JobError, JobEvent, JobKind, JobProgress};
+use ferry_project::phases;
+use ferry_project::project::{Project, RunOutcome};
+use ferry_project::store::{Source, SourceKind};
+use ferry_testkit::{Dovecot, Preset};
+use ferry_vault::{Backend, Secret, Vault};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+struct TestHost {
+    vault_file: PathBuf,
+}
+
+impl ProjectHost for TestHost {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn vault(&self) -> Result<Box<dyn Vault>, String> {
+        ferry_vault::open(Backend::File {
+            path: self.vault_file.clone(),
+            passphrase: SecretString::from("job-test".to_string()),
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
+fn digests(server: &Dovecot, user: &str) -> Vec<String> {
+    let mut all: Vec<String> = server
+        .mailboxes(user)
+        .iter()
+        .flat_map(|m| server.messages(user, m))
+        .filter(|m| !m.flags.iter().any(|f| f == "\\Deleted"))
+        .map(|m| hex::encode(Sha256::digest(&m.bytes)))
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_sync_job_continues_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Dovecot::start(Preset::OldMac);
+    let new = Dovecot::builder(Preset::Modern)
+        .user("jane.doe@example.com", "pw-jane")
+        .start();
+    // A mailbox big enough that a cancel lands mid-copy.
+    let inbox_new = old.mail_dir("jdoe").join("new");
+    for n in 0..800 {
+        let mut raw = format!(
+            "From: a@example.com\r\nSubject: bulk {n}\r\nMessage-ID: <job-{n}@example.com>\r\n\r\n"
+        )
+        .into_bytes();
+        raw.resize(20_000, b'x');
+        raw.extend_from_slice(b"\r\n");
+        let path = inbox_new.join(format!("1701{n:06}.M{n}P9.mail,S={}", raw.len()));
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(&raw))
+            .unwrap();
+        old.give_to_mail_user(&path);
+    }
+    let host = TestHost {
+        vault_file: dir.path().join("vault"),
+    };
+    let path = dir.path().join("migration.ferry");
+    {
+        let mut project = Project::open(&path).unwrap();
+        let source = Source {
+            kind: SourceKind::Copy,
+            root: old.server_root().display().to_string(),
+        };
+        phases::discover::discover(&mut project, &host, Some(source)).unwrap();
+        phases::destination::choose(
+            &mut project,
+            &host,
+            &phases::destination::DestinationChoice {
+                preset: PresetId::GenericImap,
+                imap_host: Some("127.0.0.1".into()),
+                imap_port: Some(new.imaps_port()),
+                imap_security: None,
+                smtp_host: None,
+                pinned_sha256: Some(new.cert_sha256()),
+            },
+        )
+        .unwrap();
+        for a in project.plan().unwrap() {
+            if a.source_address != "jane.doe@example.com" {
+                project
+                    .update_account(
+                        &a.source_address,
+                        &ferry_project::plan::AccountChange::Included(false),
+                    )
+                    .unwrap();
+            }
+        }
+        phases::credentials::set_destination_password(
+            &project,
+            &host,
+            "jane.doe@example.com",
+            &Secret::new("pw-jane".into()),
+        )
+        .unwrap();
+    }
+
+    // While a job holds the project, a second one is refused and told who holds it.
+    {
+        let _held = jobs::lock(&path, JobKind::InitialSync, 1_764_800_000).unwrap();
+        let control = JobControl::new(JobKind::FinalSync);
+        let err = phases::sync::run(&path, &host, &control, Arc::new(|_| {}), None)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, phases::PhaseError::Busy(JobError::Busy { .. })),
+            "{err:?}"
+        );
+        assert!(
+            text.starts_with(&format!(
+                "Ferry (process {}) running the initial sync since 2025-12-03 22:13 UTC is already working on this migration.",
+                std::process::id()
+            )),
+            "{text}"
+        );
+    }
+
+    // Cancel once the first messages have landed.
+    let events: Arc<Mutex<Vec<JobEvent>>> = Arc::default();
+    let control = JobControl::new(JobKind::InitialSync);
+    let sink = {
+        let events = events.clone();
+        let cancel = control.cancel.clone();
+        Arc::new(move |e: JobEvent| {
+            if let JobProgress::Account { progress } = &e.event {
+                if progress.messages_done > 0 {
+                    cancel.cancel();
+                }
+            }
+            events.lock().unwrap().push(e);
+        })
+    };
+    let first = phases::sync::run(&path, &host, &control, sink, None)
+        .await
+        .unwrap();
+    assert!(first.cancelled, "{}", first.summary);
+    let copied_first = first.report.copied;
+    assert!(copied_first > 0 && copied_first < 800, "{}", first.summary);
+    {
+        let events = events.lock().unwrap();
+        assert!(events.iter().all(|e| e.job_id == control.id));
+        assert!(matches!(events[0].event, JobProgress::Started { .. }));
+        assert!(matches!(
+            events.last().unwrap().event,
+            JobProgress::Finished {
+                outcome: RunOutcome::Cancelled,
+                ..
+            }
+        ));
+        for e in events.iter() {
+            if let JobProgress::Account { progress } = &e.event {
+                assert!(progress.bytes_done <= progress.bytes_total, "{progress:?}");
+                assert!(progress.messages_total >= 812, "{progress:?}");
+            }
+        }
+    }
+    let project = Project::open(&path).unwrap();
+    assert_eq!(
+        project.last_run("initial_sync").unwrap().unwrap().outcome,
+        RunOutcome::Cancelled
+    );
+    drop(project);
+
+    // The same job again: the rest, nothing twice.
+    let again = phases::sync::run(
+        &path,
+        &host,
+        &JobControl::new(JobKind::InitialSync),
+        Arc::new(|_| {}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(!again.cancelled);
+    assert_eq!(again.report.failed, 0, "{}", again.summary);
+    assert_eq!(
+        digests(&new, "jane.doe@example.com"),
+        digests(&old, "jdoe"),
+        "every message exactly once"
+    );
+}
