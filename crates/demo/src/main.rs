@@ -113,8 +113,9 @@ fn run(ferry: Option<PathBuf>, work: Option<PathBuf>) -> Result<()> {
     say(
         "This demo retires the mail service of an old macOS Server, the way an administrator \
          would with Ferry: every step is the real `ferry` command, run on one project file. \
-         Nothing here is faked except the machines: the old server, the new mail host and the \
-         internet's DNS are local stand-ins started for the demo. In the app, each step is one \
+         Nothing here is faked except the machines (the old server, the new mail host and the \
+         internet's DNS are local stand-ins started for the demo) and, near the end, the \
+         clock. In the app, each step is one \
          screen of the wizard; here you see the same steps as commands.",
     );
 
@@ -157,7 +158,7 @@ fn run(ferry: Option<PathBuf>, work: Option<PathBuf>) -> Result<()> {
     );
     println!(
         "new host    IMAP on 127.0.0.1:{}, with a login for each person who moves\n\
-         \x20           (its certificate is self-signed: Ferry pins it by its SHA-256)",
+         \x20           (no public authority signed its certificate: Ferry pins it)",
         new.imaps_port()
     );
     println!(
