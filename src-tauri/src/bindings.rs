@@ -27,6 +27,7 @@ pub fn export_to(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ferry_project::plan::AccountChange::export_all_to(dir)?;
     ferry_project::credentials::CheckReport::export_all_to(dir)?;
     ferry_imap::CertificateInfo::export_all_to(dir)?;
+    ferry_project::review::Review::export_all_to(dir)?;
     Ok(())
 }
 

@@ -322,7 +322,20 @@ pub async fn check_logins(state: State<'_, AppState>) -> Result<CheckReport, Com
         .map_err(|e| crate::error::phase_error(e, Path::new("/")))
 }
 
-/// Starts a sync job (initial, delta or final) in the background and returns its id. Progress
+/// Compares every included account's source and destination (reads only) and lists each failed
+/// message with its reason and advice.
+#[tauri::command]
+pub async fn review(
+    state: State<'_, AppState>,
+) -> Result<ferry_project::review::Review, CommandError> {
+    let mut project = open(&state)?;
+    ferry_project::phases::review::review(&mut project, state.host.as_ref())
+        .await
+        .map_err(|e| crate::error::phase_error(e, Path::new("/")))
+}
+
+/// Starts a job (initial, delta or final sync, or the retry of failed messages) in the
+/// background and returns its id. Progress
 /// goes to every window's channel (see `watch_jobs`); the job outlives the window.
 #[tauri::command]
 pub fn start_sync<R: Runtime>(

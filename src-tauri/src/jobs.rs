@@ -129,7 +129,8 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-/// Starts a sync job of `kind` on its own thread and returns its id.
+/// Starts a job of `kind` (a sync, or the retry of failed messages) on its own thread and
+/// returns its id.
 pub fn start_sync<R: Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
@@ -161,17 +162,32 @@ pub fn start_sync<R: Runtime>(
     std::thread::Builder::new()
         .name(format!("ferry-{}", kind.log_name()))
         .spawn(move || {
-            let result = tauri::async_runtime::block_on(ferry_project::phases::sync::run(
-                &path,
-                host.as_ref(),
-                &control,
-                events.clone(),
-                None,
-            ));
+            let result = tauri::async_runtime::block_on(async {
+                if kind == JobKind::Retry {
+                    ferry_project::phases::review::retry(
+                        &path,
+                        host.as_ref(),
+                        &control,
+                        events.clone(),
+                    )
+                    .await
+                    .map(|report| (report.summary, false))
+                } else {
+                    ferry_project::phases::sync::run(
+                        &path,
+                        host.as_ref(),
+                        &control,
+                        events.clone(),
+                        None,
+                    )
+                    .await
+                    .map(|report| (report.summary, report.cancelled))
+                }
+            });
             let (summary, outcome) = match result {
-                Ok(report) => (
-                    report.summary.clone(),
-                    if report.cancelled {
+                Ok((summary, cancelled)) => (
+                    summary,
+                    if cancelled || control.cancel.is_cancelled() {
                         RunOutcome::Cancelled
                     } else {
                         RunOutcome::Succeeded

@@ -62,6 +62,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::change_account,
         commands::set_password,
         commands::check_logins,
+        commands::review,
         commands::start_sync,
         commands::cancel_job,
         commands::watch_jobs,

@@ -462,6 +462,37 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
             account.dest_address
         );
     }
+
+    // --- Review: the check compares both sides; the new host's count is the server's -----------
+    let on_destination: usize = movers
+        .iter()
+        .map(|a| {
+            server
+                .mailboxes(&a.dest_address)
+                .iter()
+                .map(|mb| server.messages(&a.dest_address, mb).len())
+                .sum::<usize>()
+        })
+        .sum();
+    click(&c, &tid("continue")).await;
+    click(&c, &tid("check-review")).await;
+    let counts = wait_text(&c, &tid("review-counts"), "the review", |t| !t.is_empty()).await;
+    assert!(
+        counts.contains(&format!(
+            "New host: {} messages",
+            grouped(on_destination as u64)
+        )),
+        "{counts}"
+    );
+    shot(&c, "14b-review.png").await;
+    let rows = c
+        .find_all(Locator::Css(&format!(
+            "{} tbody > tr",
+            tid("review-accounts")
+        )))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), movers.len(), "one review row per moved account");
     c.close().await.unwrap();
 
     // --- quit and reopen: the same migration and its next step are back ------------------------

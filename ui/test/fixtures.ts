@@ -12,6 +12,7 @@ import type { JobEvent } from "../src/bindings/JobEvent";
 import type { JobKind } from "../src/bindings/JobKind";
 import type { PhaseLine } from "../src/bindings/PhaseLine";
 import type { PlannedAccount } from "../src/bindings/PlannedAccount";
+import type { Review } from "../src/bindings/Review";
 import type { Security } from "../src/bindings/Security";
 import type { Source } from "../src/bindings/Source";
 import type { Host } from "../src/ipc/types";
@@ -235,6 +236,12 @@ export class FakeHost implements Host {
       })),
     };
     return { results: [], ok: 0, problems: 0, source_from_store: true };
+  }
+  reviewResult: Review | null = null;
+  async review() {
+    this.calls.push("review");
+    this.fail();
+    return this.reviewResult!;
   }
   async startSync(kind: JobKind) {
     this.calls.push(`start ${kind}`);

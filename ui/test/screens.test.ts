@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { AccountProgress } from "../src/bindings/AccountProgress";
+import type { Review } from "../src/bindings/Review";
+import { accountName } from "../src/screens/review";
 import { Wizard } from "../src/wizard/app";
 import { FakeHost } from "./fixtures";
 
@@ -209,5 +211,58 @@ describe("Final sync", () => {
     tid("confirm-yes")!.click();
     await flush();
     expect(host.calls).toContain("start final_sync");
+  });
+});
+
+describe("Review", () => {
+  function failure(account: string, folder: string, subject: string, reason: string) {
+    return { account, folder, uid: 7, key: `${folder}/7`, size: 2048, subject, date: "2026-11-02", class: "refused", reason, advice: "Deliver it wrapped, or export it to an mbox file.", can_resolve: ["wrapped", "mbox"] };
+  }
+  it("shows each account's counts and the failed messages, filterable, with a retry", async () => {
+    await discovered();
+    host.reviewResult = {
+      accounts: [
+        { account: "maildir:/srv/copy/mail/GUID-jdoe => imaps://john@example.com@127.0.0.1:993", folders: [], source_messages: 12, source_bytes: 13_000, dest_messages: 11, dest_bytes: 12_000, missing: 1, failures: [failure("john@example.com", "Rechnungen/2018", "Invoice 42", "Message contains invalid header")], resolved: [], resolved_counts: { wrapped: 0, mbox: 0 }, error: null },
+        { account: "maildir:/srv/copy/mail/GUID-asmith => imaps://asmith@example.com@127.0.0.1:993", folders: [], source_messages: 8, source_bytes: 7000, dest_messages: 7, dest_bytes: 6000, missing: 1, failures: [failure("asmith@example.com", "INBOX", "Holiday", "Message too large")], resolved: [], resolved_counts: { wrapped: 0, mbox: 0 }, error: null },
+      ],
+      source_messages: 20,
+      source_bytes: 20_000,
+      dest_messages: 18,
+      dest_bytes: 18_000,
+      missing: 2,
+      failed: 2,
+      resolved: { wrapped: 0, mbox: 0 },
+      resolved_text: "",
+      ok: false,
+    } as unknown as Review;
+    tid("phase-review")!.click();
+    tid("check-review")!.click();
+    await flush();
+    expect(q('[data-testid="review-summary"] h2')!.textContent).toBe("2 messages not on the new host yet");
+    expect(tid("review-counts")!.textContent).toBe("Old server: 20 messages (20 KiB). New host: 18 messages (18 KiB).");
+    const john = '[data-testid="review-maildir:/srv/copy/mail/GUID-jdoe => imaps://john@example.com@127.0.0.1:993"]';
+    expect(q(`${john} [data-testid="missing"]`)!.textContent).toBe("1");
+    // the engine's key shown as the admin knows the account
+    expect(q(`${john} td`)!.textContent).toBe("john@example.com");
+    expect(root.querySelectorAll('[data-testid="failure"]').length).toBe(2);
+    const filter = tid("failure-filter") as HTMLInputElement;
+    filter.value = "too large";
+    filter.dispatchEvent(new Event("change"));
+    expect(root.querySelectorAll('[data-testid="failure"]').length).toBe(1);
+    expect(q('[data-testid="failures"] h2')!.textContent).toBe("Messages that failed (1 of 2)");
+    expect(accountName("maildir:/srv/copy/Library/Server/Mail/Data/mail/GUID-jdoe => imaps://john@example.com@127.0.0.1:993", host.view.plan)).toBe("john@example.com");
+    expect(q('[data-testid="failure"]')!.textContent).toContain("Holiday");
+    tid("retry")!.click();
+    await flush();
+    expect(host.calls).toContain("start retry");
+  });
+
+  it("says what to do first when nothing was copied", async () => {
+    await discovered();
+    host.failNext = { code: "not_ready", message: "Nothing was copied yet: run the initial sync first." };
+    tid("phase-review")!.click();
+    tid("check-review")!.click();
+    await flush();
+    expect(tid("error-message")!.textContent).toBe("Nothing was copied yet: run the initial sync first.");
   });
 });

@@ -29,6 +29,7 @@ export const tauriHost: Host = {
   changeAccount: (sourceAddress, change) => call<AppView>("change_account", { sourceAddress, change }),
   setPassword: (sourceAddress, password) => call<AppView>("set_password", { sourceAddress, password }),
   checkLogins: () => call("check_logins"),
+  review: () => call("review"),
   startSync: (kind) => call<string>("start_sync", { kind }),
   cancelJob: () => call<boolean>("cancel_job"),
   watchJobs: (onEvent) => {

@@ -10,6 +10,7 @@ import type { HostInfo } from "../bindings/HostInfo";
 import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
+import type { Review } from "../bindings/Review";
 import type { Security } from "../bindings/Security";
 import type { Source } from "../bindings/Source";
 
@@ -28,6 +29,7 @@ export interface Host {
   /** One way only: the password is never returned, nor is any view carrying it. */
   setPassword(sourceAddress: string, password: string): Promise<AppView>;
   checkLogins(): Promise<CheckReport>;
+  review(): Promise<Review>;
   startSync(kind: JobKind): Promise<string>;
   cancelJob(): Promise<boolean>;
   /** Job events as they happen (a Tauri channel: never polled); returns the current job. */

@@ -11,6 +11,7 @@ import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
 import type { Phase } from "../bindings/Phase";
+import type { Review } from "../bindings/Review";
 import type { RunOutcome } from "../bindings/RunOutcome";
 import type { PhaseLine } from "../bindings/PhaseLine";
 import type { SourceKind } from "../bindings/SourceKind";
@@ -22,6 +23,7 @@ import { CREDENTIALS_LEAD, credentialsBody } from "../screens/credentials";
 import { DESTINATION_LEAD, type DestinationForm, destinationBody } from "../screens/destination";
 import { DISCOVER_LEAD, type DiscoverConfirm, discoverBody } from "../screens/discover";
 import { placeholderBody } from "../screens/placeholder";
+import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
 import { frame } from "./frame";
 import { sidebar } from "./sidebar";
@@ -54,6 +56,8 @@ export interface WizardState {
   rates: number[];
   confirmSync: boolean;
   probing: boolean;
+  review: Review | null;
+  reviewFilter: string;
   /** How the last job this window saw ended (Resume after a pause, Run again after an end). */
   lastOutcome: RunOutcome | null;
 }
@@ -115,6 +119,8 @@ export class Wizard {
       rates: [],
       confirmSync: false,
       probing: false,
+      review: null,
+      reviewFilter: "",
       lastOutcome: null,
     };
   }
@@ -179,7 +185,8 @@ export class Wizard {
         job.running = false;
         job.summary = e.summary;
         this.state = { ...s, job, lastOutcome: e.outcome };
-        void this.refresh();
+        if (job.kind === "retry" && this.state.review) void this.runReview();
+        else void this.refresh();
       }
     }
     this.renderSoon();
@@ -360,6 +367,17 @@ export class Wizard {
         );
         break;
       }
+      case "review":
+        lead = REVIEW_LEAD;
+        body = reviewBody(
+          { review: s.review, plan: view.plan, filter: s.reviewFilter, busy: s.running, job: s.job, error: s.error },
+          {
+            check: () => void this.runReview(),
+            setFilter: (text) => this.set({ reviewFilter: text }),
+            retry: () => void this.startSync("retry"),
+          },
+        );
+        break;
       default:
         body = placeholderBody(current);
     }
@@ -444,6 +462,18 @@ export class Wizard {
       }
       return view;
     });
+  }
+
+  private async runReview(): Promise<void> {
+    if (this.state.running) return;
+    this.set({ running: true, error: null });
+    try {
+      const review = await this.host.review();
+      const view = await this.host.appView();
+      this.set({ running: false, review, view });
+    } catch (err) {
+      this.set({ running: false, error: asCommandError(err) });
+    }
   }
 
   private async startSync(kind: JobKind): Promise<void> {
