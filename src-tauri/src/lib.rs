@@ -5,6 +5,7 @@
 
 pub mod bindings;
 mod commands;
+mod commands_phases;
 mod error;
 mod host;
 mod jobs;
@@ -66,6 +67,12 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::start_sync,
         commands::cancel_job,
         commands::watch_jobs,
+        commands_phases::choose_output_folder,
+        commands_phases::export_profiles,
+        commands_phases::archive_quarantine,
+        commands_phases::decommission,
+        commands_phases::mark_clone_kept,
+        commands_phases::open_recorded,
     ])
 }
 

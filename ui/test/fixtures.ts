@@ -5,7 +5,13 @@ import type { HostInfo } from "../src/bindings/HostInfo";
 import type { Inventory } from "../src/bindings/Inventory";
 import type { AccountChange } from "../src/bindings/AccountChange";
 import type { CheckReport } from "../src/bindings/CheckReport";
+import type { DecommissionScreen } from "../src/bindings/DecommissionScreen";
 import type { Decision } from "../src/bindings/Decision";
+import type { ExportReport } from "../src/bindings/ExportReport";
+import type { OpenWhat } from "../src/bindings/OpenWhat";
+import type { ProfilesChoice } from "../src/bindings/ProfilesChoice";
+import type { QuarantineArchive } from "../src/bindings/QuarantineArchive";
+import type { QuarantineTarget } from "../src/bindings/QuarantineTarget";
 import type { Destination } from "../src/bindings/Destination";
 import type { DestinationChoice } from "../src/bindings/DestinationChoice";
 import type { JobEvent } from "../src/bindings/JobEvent";
@@ -258,5 +264,38 @@ export class FakeHost implements Host {
   }
   emit(e: JobEvent) {
     this.listener?.(e);
+  }
+  // Profiles, Quarantine, Decommission (the tests set the results)
+  outputFolder: string | null = null;
+  exportResult: ExportReport | null = null;
+  archiveResult: QuarantineArchive | null = null;
+  decommissionResults: DecommissionScreen[] = [];
+  async chooseOutputFolder() {
+    this.calls.push("choose_output_folder");
+    return this.outputFolder;
+  }
+  async exportProfiles(choice: ProfilesChoice) {
+    this.calls.push(`export_profiles ${JSON.stringify(choice)}`);
+    this.fail();
+    return this.exportResult!;
+  }
+  async archiveQuarantine(target: QuarantineTarget) {
+    this.calls.push(`archive_quarantine ${JSON.stringify(target)}`);
+    this.fail();
+    return this.archiveResult!;
+  }
+  async decommission(writeReport: boolean) {
+    this.calls.push(`decommission ${writeReport}`);
+    this.fail();
+    return this.decommissionResults.length > 1 ? this.decommissionResults.shift()! : this.decommissionResults[0];
+  }
+  async markCloneKept() {
+    this.calls.push("mark_clone_kept");
+    this.fail();
+    return this.view;
+  }
+  async openRecorded(what: OpenWhat) {
+    this.calls.push(`open ${what}`);
+    this.fail();
   }
 }

@@ -37,4 +37,10 @@ export const tauriHost: Host = {
     channel.onmessage = onEvent;
     return call<JobView | null>("watch_jobs", { channel });
   },
+  chooseOutputFolder: () => call<string | null>("choose_output_folder"),
+  exportProfiles: (choice) => call("export_profiles", { choice }),
+  archiveQuarantine: (target) => call("archive_quarantine", { target }),
+  decommission: (writeReport) => call("decommission", { writeReport }),
+  markCloneKept: () => call<AppView>("mark_clone_kept"),
+  openRecorded: (what) => call<void>("open_recorded", { what }),
 };

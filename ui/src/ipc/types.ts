@@ -4,12 +4,18 @@ import type { AppView } from "../bindings/AppView";
 import type { CertificateInfo } from "../bindings/CertificateInfo";
 import type { CheckReport } from "../bindings/CheckReport";
 import type { CommandError } from "../bindings/CommandError";
+import type { DecommissionScreen } from "../bindings/DecommissionScreen";
 import type { Destination } from "../bindings/Destination";
 import type { DestinationChoice } from "../bindings/DestinationChoice";
+import type { ExportReport } from "../bindings/ExportReport";
 import type { HostInfo } from "../bindings/HostInfo";
 import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
+import type { OpenWhat } from "../bindings/OpenWhat";
+import type { ProfilesChoice } from "../bindings/ProfilesChoice";
+import type { QuarantineArchive } from "../bindings/QuarantineArchive";
+import type { QuarantineTarget } from "../bindings/QuarantineTarget";
 import type { Review } from "../bindings/Review";
 import type { Security } from "../bindings/Security";
 import type { Source } from "../bindings/Source";
@@ -34,6 +40,14 @@ export interface Host {
   cancelJob(): Promise<boolean>;
   /** Job events as they happen (a Tauri channel: never polled); returns the current job. */
   watchJobs(onEvent: (event: JobEvent) => void): Promise<JobView | null>;
+  /** The system's folder chooser for what Ferry writes (profiles, mbox files); `null` when cancelled. */
+  chooseOutputFolder(): Promise<string | null>;
+  exportProfiles(choice: ProfilesChoice): Promise<ExportReport>;
+  archiveQuarantine(target: QuarantineTarget): Promise<QuarantineArchive>;
+  decommission(writeReport: boolean): Promise<DecommissionScreen>;
+  markCloneKept(): Promise<AppView>;
+  /** Opens a folder or the final report the project recorded (never a path of the web view's). */
+  openRecorded(what: OpenWhat): Promise<void>;
 }
 
 /** Commands fail with a CommandError; anything else (a bug, a lost IPC) becomes an `internal` one. */

@@ -15,3 +15,8 @@ export function placeholderBody(phase: PhaseLine): HTMLElement[] {
     ),
   ];
 }
+
+/** What must happen before a step can run, as the placeholder lists it; `null` when nothing. */
+export function blockerList(blockers: string[]): HTMLElement | null {
+  return blockers.length > 0 ? h("ul", { class: "blockers", "data-testid": "blockers" }, blockers.map((b) => h("li", {}, b))) : null;
+}

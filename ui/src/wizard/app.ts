@@ -22,7 +22,10 @@ import { type SortOrder, nextOrder } from "../lib/sort";
 import { CREDENTIALS_LEAD, credentialsBody } from "../screens/credentials";
 import { DESTINATION_LEAD, type DestinationForm, destinationBody } from "../screens/destination";
 import { DISCOVER_LEAD, type DiscoverConfirm, discoverBody } from "../screens/discover";
+import { DECOMMISSION_LEAD, DecommissionController } from "../screens/decommission";
 import { placeholderBody } from "../screens/placeholder";
+import { PROFILES_LEAD, ProfilesScreen } from "../screens/profiles";
+import { QUARANTINE_LEAD, QuarantineScreen } from "../screens/quarantine";
 import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
 import { frame } from "./frame";
@@ -86,6 +89,8 @@ function splitImap(suggested: string | null): { host: string; port: string } {
 export class Wizard {
   state: WizardState;
   private frameRequested = false;
+  /** Profiles, Quarantine and Decommission keep their own state (made on first show). */
+  private later: { profiles: ProfilesScreen; quarantine: QuarantineScreen; decommission: DecommissionController } | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -378,6 +383,15 @@ export class Wizard {
           },
         );
         break;
+      case "profiles":
+      case "quarantine":
+      case "decommission": {
+        const render = () => this.renderSoon();
+        this.later = this.later ?? { profiles: new ProfilesScreen(this.host, render), quarantine: new QuarantineScreen(this.host, render), decommission: new DecommissionController(this.host, render) };
+        lead = { profiles: PROFILES_LEAD, quarantine: QUARANTINE_LEAD, decommission: DECOMMISSION_LEAD }[current.phase];
+        body = current.phase === "decommission" ? this.later.decommission.body(current.blockers) : this.later[current.phase].body(view, current.blockers);
+        break;
+      }
       default:
         body = placeholderBody(current);
     }
