@@ -245,7 +245,7 @@ pub fn discover(project: &ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
         let open = ferry_project::status::undecided_warnings(&p)?;
         if open > 0 {
             println!(
-                "\n{open} warning(s) to read. Record a decision with `ferry accounts decide CODE SUBJECT DECISION`, or accept them all as read with `ferry accounts decide --all noted`."
+                "\n{open} warning(s) to decide on: `ferry accounts decide` lists them with what to type."
             );
         }
         println!("Next: ferry destination --preset google|m365|fastmail|imap");
@@ -506,9 +506,30 @@ pub fn accounts(project: &ProjectArgs, args: &AccountsArgs) -> anyhow::Result<Ex
                 (None, Some(c), Some(d)) => {
                     vec![(c.clone(), subject.clone().unwrap_or_default(), d.clone())]
                 }
-                _ => anyhow::bail!(
-                    "say which warning and what you decided: ferry accounts decide CODE SUBJECT DECISION, or --all noted"
-                ),
+                _ => {
+                    let decided = p.decisions()?;
+                    let mut open = 0;
+                    for w in &snapshot.inventory.warnings {
+                        let code = ferry_project::status::warning_code(&w.code);
+                        let subject = w.subject.clone().unwrap_or_default();
+                        if decided
+                            .iter()
+                            .any(|d| d.code == code && d.subject == subject)
+                        {
+                            continue;
+                        }
+                        open += 1;
+                        println!("{code} {subject}\n    {}", w.message);
+                    }
+                    if open == 0 {
+                        println!("Every warning has a decision.");
+                    } else {
+                        println!(
+                            "\nRecord each with `ferry accounts decide CODE SUBJECT DECISION` (for example `copy`, `skip` or `noted`), or all at once with `ferry accounts decide --all noted`."
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
             };
             for (code, subject, decision) in chosen {
                 p.record_decision(&ferry_project::project::Decision {
@@ -525,26 +546,43 @@ pub fn accounts(project: &ProjectArgs, args: &AccountsArgs) -> anyhow::Result<Ex
         print_json(&plan)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Two lines per account: the mapping, then what it holds; fits an 80-column terminal.
+    let width = plan
+        .iter()
+        .map(|a| a.source_address.chars().count())
+        .max()
+        .unwrap_or(0);
     for a in &plan {
+        let moved = if a.dest_address == a.source_address {
+            "same address".to_string()
+        } else {
+            format!("-> {}", a.dest_address)
+        };
         println!(
-            "{} {:<32} -> {:<32} {:>6} messages  {:>10}  {}{}",
+            "{} {:<width$}  {moved}",
             if a.included { "+" } else { "-" },
             a.source_address,
-            a.dest_address,
-            a.messages,
+        );
+        println!(
+            "    {}, {}, read from {}{}",
+            plural(a.messages, "message", "messages"),
             ferry_project::discover::human_bytes(a.bytes),
             match a.method {
-                SourceMethod::Store => "store on disk",
-                SourceMethod::Imap => "IMAP",
+                SourceMethod::Store => "the store on disk",
+                SourceMethod::Imap => "the old server's IMAP service",
             },
             match a.kind {
+                ferry_project::plan::AccountKind::User if a.store.is_none() =>
+                    "; no mail store: nothing to copy",
                 ferry_project::plan::AccountKind::User => "",
-                ferry_project::plan::AccountKind::JunkTraining => " (junk training mailbox)",
-                ferry_project::plan::AccountKind::NotJunkTraining => " (not-junk training mailbox)",
+                ferry_project::plan::AccountKind::JunkTraining =>
+                    "; junk training mailbox (archived in Quarantine)",
+                ferry_project::plan::AccountKind::NotJunkTraining =>
+                    "; not-junk training mailbox (archived in Quarantine)",
             }
         );
     }
-    println!("(+ copied, - left out)");
+    println!("(+ copied, - left out: ferry accounts include|exclude ADDRESS)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -626,6 +664,15 @@ impl ProgressView {
         })
     }
 
+    /// A line above the bars (or on its own without them).
+    fn note(&self, text: &str) {
+        if let Some((multi, _)) = &self.bars {
+            let _ = multi.println(text);
+        } else if !self.json {
+            eprintln!("{text}");
+        }
+    }
+
     fn on_event(&self, event: &JobEvent) {
         match &event.event {
             JobProgress::Account { progress } => self.account(progress),
@@ -634,13 +681,7 @@ impl ProgressView {
                     self.account(a)
                 }
             }
-            JobProgress::Note { text } => {
-                if let Some((multi, _)) = &self.bars {
-                    let _ = multi.println(text);
-                } else if !self.json {
-                    eprintln!("{text}");
-                }
-            }
+            JobProgress::Note { text } => self.note(text),
             JobProgress::Finished { .. } => {}
         }
     }
@@ -699,16 +740,25 @@ impl ProgressView {
             AccountStage::Waiting => "waiting".to_string(),
             AccountStage::Planning => "looking at folders".to_string(),
             AccountStage::Copying => format!(
-                "{}/{} msgs, {}/s{eta}{}",
+                "{}/{} msgs, {}{eta}{}",
                 p.messages_done,
                 p.messages_total,
-                ferry_project::discover::human_bytes(p.bytes_per_second as u64),
+                if p.bytes_per_second > 0.0 {
+                    format!(
+                        "{}/s",
+                        ferry_project::discover::human_bytes(p.bytes_per_second as u64)
+                    )
+                } else {
+                    "measuring speed".to_string()
+                },
                 p.folder
                     .as_deref()
                     .map(|f| format!(" ({f})"))
                     .unwrap_or_default()
             ),
-            AccountStage::Done => format!("done, {} messages", p.messages_done),
+            AccountStage::Done => {
+                format!("done, {}", plural(p.messages_done, "message", "messages"))
+            }
             AccountStage::DoneWithFailures => {
                 format!("done, {} failed (see ferry review)", p.failures)
             }
@@ -716,12 +766,20 @@ impl ProgressView {
             AccountStage::WaitingForLimit => "daily upload limit reached".to_string(),
         };
         bar.set_message(msg);
-        if matches!(
-            p.stage,
-            AccountStage::Done | AccountStage::DoneWithFailures | AccountStage::Stopped
-        ) {
-            bar.finish();
+        match p.stage {
+            AccountStage::Done | AccountStage::DoneWithFailures => bar.finish(),
+            // Left where it stopped: a full bar would say it was done.
+            AccountStage::Stopped | AccountStage::WaitingForLimit => bar.abandon(),
+            _ => {}
         }
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -787,9 +845,12 @@ pub fn sync(
     let rt = runtime()?;
     let report = rt.block_on(async {
         let cancel = control.cancel.clone();
+        let view = view.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nStopping after the messages in flight (press Ctrl-C again to quit at once)...");
+                view.note(
+                    "Stopping after the messages in flight (press Ctrl-C again to quit at once)...",
+                );
                 cancel.cancel();
                 let _ = tokio::signal::ctrl_c().await;
                 std::process::exit(130);

@@ -357,12 +357,18 @@ impl ProgressTracker {
                 Progress::FolderDone { .. } => {}
                 Progress::AccountDone {
                     complete,
+                    cancelled,
                     budget_exhausted_until,
                     ..
                 } => {
                     p.folder = None;
-                    p.eta_seconds = Some(0);
-                    p.stage = if budget_exhausted_until.is_some() {
+                    p.eta_seconds = None;
+                    p.stage = if *cancelled {
+                        p.error = Some(
+                            "Stopped on request; the same sync continues where it stopped".into(),
+                        );
+                        AccountStage::Stopped
+                    } else if budget_exhausted_until.is_some() {
                         AccountStage::WaitingForLimit
                     } else if *complete {
                         AccountStage::Done

@@ -3,7 +3,7 @@
 //! The junk-training mailboxes are in the plan too, marked as such and left out of the sync by
 //! default: the Quarantine phase archives them.
 
-use ferry_discover::{AccountState, Inventory, TrainingKind};
+use ferry_discover::{Inventory, TrainingKind};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -159,7 +159,8 @@ pub fn valid_domain(domain: &str) -> bool {
 }
 
 /// The default plan for an inventory: every mail account with an address, same address on the
-/// new host, included unless disabled; the store on disk when discovery found it.
+/// new host, included when it has a store with mail to copy (an account without one, such as a
+/// forwarding-only account, has nothing to copy); read from the store on disk.
 pub fn plan_from_inventory(
     inventory: &Inventory,
     _destination: Option<&Destination>,
@@ -175,7 +176,7 @@ pub fn plan_from_inventory(
             guid: account.guid.clone(),
             store: account.store.clone(),
             dest_address: address.to_ascii_lowercase(),
-            included: account.state != AccountState::Disabled,
+            included: account.store.is_some() && account.messages > 0,
             method: if account.store.is_some() {
                 SourceMethod::Store
             } else {

@@ -288,8 +288,15 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
         }
         (Some(phase), Some(host)) => {
             let done = lines.iter().filter(|l| l.state == PhaseState::Done).count();
+            // A step that needs attention says why, right in the headline.
+            let why = lines
+                .iter()
+                .find(|l| l.phase == phase && l.state == PhaseState::NeedsAttention)
+                .and_then(|l| l.note.as_ref())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
             format!(
-                "{host}: {done} of 11 steps done. Next: {}.",
+                "{host}: {done} of 11 steps done. Next: {}{why}.",
                 phase.title().to_lowercase()
             )
         }

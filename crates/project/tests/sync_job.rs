@@ -166,6 +166,20 @@ async fn a_cancelled_sync_job_continues_exactly_once() {
                 ..
             }
         ));
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                JobProgress::Account { progress } => Some(progress.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            last.stage,
+            ferry_project::jobs::AccountStage::Stopped,
+            "{last:?}"
+        );
+        assert!(last.messages_done < last.messages_total, "{last:?}");
         for e in events.iter() {
             if let JobProgress::Account { progress } = &e.event {
                 assert!(progress.bytes_done <= progress.bytes_total, "{progress:?}");

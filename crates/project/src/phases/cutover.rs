@@ -203,10 +203,13 @@ pub async fn cutover_watch(
         &serde_json::json!({ "domains": domains, "max_wait_seconds": watch.max_wait.as_secs() }),
     )?;
     let options = host.dns_options();
+    // Rounds still waiting are reported as they come; the last one is the outcome itself.
     let watching = ferry_cutover::dns::watch(&domains, &options, &targets, watch, |report| {
-        emit(JobProgress::Note {
-            text: round_note(report),
-        })
+        if !report.all_new {
+            emit(JobProgress::Note {
+                text: round_note(report),
+            })
+        }
     });
     let report = tokio::select! {
         report = watching => report.map_err(|e| PhaseError::NotReady(e.to_string()))?,

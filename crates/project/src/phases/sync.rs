@@ -485,10 +485,12 @@ fn summarize(
     cancelled: bool,
 ) -> String {
     let mut parts = vec![format!(
-        "{} copied, {} already there",
-        plural(report.copied, "message", "messages"),
-        report.already_there
+        "{} copied",
+        plural(report.copied, "message", "messages")
     )];
+    if report.already_there > 0 {
+        parts.push(format!("{} already on the new host", report.already_there));
+    }
     if report.failed > 0 {
         parts.push(format!("{} failed (see Review)", report.failed));
     }
