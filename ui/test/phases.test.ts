@@ -63,7 +63,7 @@ describe("Profiles", () => {
     expect(text("preview-imap")).toBe("imap.example.net:993 (TLS)");
     expect(text("preview-smtp")).toBe("imap.example.net:587 (STARTTLS)");
     expect(text("preview-asks")).toBe("their password on the new host");
-    expect(text("preview-needs")).toBe("Before they install it, imap.example.net needs: The host name of its IMAP server.");
+    expect(text("preview-needs")).toBe("What imap.example.net needs from you:The host name of its IMAP server");
     const select = tid("preview-person") as HTMLSelectElement;
     select.value = "asmith@example.com";
     select.dispatchEvent(new Event("change"));
@@ -242,6 +242,17 @@ describe("Decommission", () => {
     expect(el.querySelector('[data-testid="quiet-for"]')!.textContent).toBe("2 days 2 hours");
     expect(el.querySelector('[data-testid="quiet-needed"]')!.textContent).toBe("22 hours to go: the old server should get no mail for 72 hours before it is switched off. If mail arrives, the clock starts again.");
     expect(el.querySelector<HTMLElement>('[data-testid="quiet-bar"]')!.dataset.percent).toBe("69");
+  });
+
+  it("the clock does not say done while the checklist's item is not (quiet counts once DNS is all new)", () => {
+    const el = document.createElement("div");
+    const blocked = screen(false);
+    blocked.view.checklist.items[1] = item("old_server_quiet", "blocked", "No mail at the old server for 72 hours", "First get DNS to point only to the new host.");
+    el.append(...(decommissionBody({ screen: blocked, now: 1_000_000 + 3600 * 100, confirmingClone: false, busy: false, error: null }, { check() {}, markClone() {}, confirmedClone() {}, cancelClone() {}, writeReport() {}, openReport() {} }).filter((x) => x !== null) as HTMLElement[]));
+    const card = el.querySelector<HTMLElement>('[data-testid="quiet-clock"]')!;
+    expect(card.classList.contains("ok")).toBe(false);
+    expect(el.querySelector('[data-testid="quiet-for"]')!.textContent).toBe("4 days 4 hours");
+    expect(el.querySelector('[data-testid="quiet-needed"]')!.textContent).toBe("Quiet long enough, but it does not count yet. First get DNS to point only to the new host.");
   });
 
   it("marks the clone kept only after the confirmation, then checks again", async () => {

@@ -72,7 +72,7 @@ export function decommissionBody(p: DecommissionProps, a: DecommissionActions): 
       ),
       v?.report_html ? h("p", { class: "sub" }, "Final report: ", h("span", { class: "mono", "data-testid": "report-path" }, v.report_html)) : null,
     ),
-    p.screen ? clock(p.screen.clock, p.now) : null,
+    p.screen ? clock(p.screen.clock, p.now, v?.checklist.items.find((i) => i.id === "old_server_quiet") ?? null) : null,
     v ? checklist(v.checklist.items, a, cloneItem !== null && cloneItem.state !== "done") : null,
     p.confirmingClone
       ? h(
@@ -98,27 +98,29 @@ function bar(pct: number): HTMLElement {
   return h("span", { class: "bar", "data-testid": "quiet-bar", "data-percent": pct.toFixed(0), "aria-hidden": "true" }, fill);
 }
 
-function clock(c: QuietClock | null, now: number): HTMLElement {
+/** The clock; it shows done only when the checklist's item is (quiet counts once DNS is all new). */
+function clock(c: QuietClock | null, now: number, item: ChecklistItem | null): HTMLElement {
   if (c === null || c.quiet_since === null) {
     return h(
       "section",
-      { class: "card", "data-testid": "quiet-clock" },
+      { class: "card quiet-clock", "data-testid": "quiet-clock" },
       h("h2", {}, "Quiet for: not known yet"),
       h("p", { class: "sub" }, c === null ? "The mail arriving at the old server could not be checked (the checklist says why)." : "The clock starts when the MX records are switched to the new host."),
     );
   }
   const quietFor = now - c.quiet_since;
   const needed = c.quiet_hours * 3600;
-  const done = quietFor >= needed;
+  const done = quietFor >= needed && (item === null || item.state === "done");
+  const waitingFor = quietFor >= needed && !done ? (item?.todo ?? item?.detail ?? null) : null;
   return h(
     "section",
-    { class: done ? "card ok" : "card", "data-testid": "quiet-clock" },
+    { class: done ? "card ok quiet-clock" : "card quiet-clock", "data-testid": "quiet-clock" },
     h("h2", {}, "Quiet for ", h("span", { "data-testid": "quiet-for" }, quietText(quietFor))),
     bar(percent(quietFor, needed)),
     h(
       "p",
       { class: "sub", "data-testid": "quiet-needed" },
-      done ? `No mail has reached the old server for ${c.quiet_hours} hours or more.` : `${quietText(needed - quietFor)} to go: the old server should get no mail for ${c.quiet_hours} hours before it is switched off. If mail arrives, the clock starts again.`,
+      done ? `No mail has reached the old server for ${c.quiet_hours} hours or more.` : waitingFor !== null ? `Quiet long enough, but it does not count yet. ${waitingFor}` : `${quietText(needed - quietFor)} to go: the old server should get no mail for ${c.quiet_hours} hours before it is switched off. If mail arrives, the clock starts again.`,
     ),
   );
 }

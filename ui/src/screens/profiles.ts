@@ -123,8 +123,8 @@ function preview(d: Destination, person: PlannedAccount, p: ProfilesProps, a: Pr
     h("h2", {}, "What a profile sets up"),
     h(
       "label",
-      { class: "field small" },
-      "Show the profile of ",
+      { class: "person-picker" },
+      "Show the profile of",
       h(
         "select",
         { "data-testid": "preview-person", onchange: (e: Event) => a.preview((e.target as HTMLSelectElement).value) },
@@ -133,7 +133,7 @@ function preview(d: Destination, person: PlannedAccount, p: ProfilesProps, a: Pr
     ),
     h(
       "dl",
-      { class: "plain" },
+      { class: "settings" },
       h("dt", {}, "Account"),
       h("dd", { "data-testid": "preview-type" }, accountType(d)),
       h("dt", {}, "Address"),
@@ -151,7 +151,7 @@ function preview(d: Destination, person: PlannedAccount, p: ProfilesProps, a: Pr
       h("dt", {}, "They will be asked for"),
       h("dd", { "data-testid": "preview-asks" }, asksFor(d, p.withPasswords)),
     ),
-    d.needs.length > 0 ? h("p", { class: "sub", "data-testid": "preview-needs" }, `Before they install it, ${d.name} needs: ${d.needs.join("; ")}.`) : null,
+    d.needs.length > 0 ? h("div", { class: "sub", "data-testid": "preview-needs" }, `What ${d.name} needs from you:`, h("ul", { class: "notes" }, d.needs.map((n) => h("li", {}, n)))) : null,
   );
 }
 

@@ -95,7 +95,7 @@ export function quarantineBody(p: QuarantineProps, a: QuarantineActions): (HTMLE
       p.where === "mbox"
         ? h(
             "div",
-            { class: "source-line" },
+            { class: "source-line target-line" },
             h("span", { class: "mono", "data-testid": "mbox-folder" }, p.folder ?? "No folder chosen yet"),
             h("button", { type: "button", class: "secondary", "data-testid": "choose-folder", disabled: p.busy, onclick: () => a.chooseFolder() }, "Choose…"),
           )
@@ -109,7 +109,7 @@ export function quarantineBody(p: QuarantineProps, a: QuarantineActions): (HTMLE
       p.where === "imap"
         ? h(
             "div",
-            { class: "source-line" },
+            { class: "target-line" },
             h(
               "select",
               { "data-testid": "imap-account", "aria-label": "Account", onchange: (e: Event) => a.setAccount((e.target as HTMLSelectElement).value) },
