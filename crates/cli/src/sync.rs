@@ -339,21 +339,37 @@ fn progress_bar(hidden: bool) -> (ferry_sync::ProgressFn, indicatif::ProgressBar
     let totals: Arc<Mutex<HashMap<String, (u64, u64)>>> = Arc::default();
     let b = bar.clone();
     let f: ferry_sync::ProgressFn = Arc::new(move |p: &Progress| {
-        if let Progress::Copied {
-            account,
-            messages_done,
-            messages_total,
-            bytes_per_second,
-            ..
-        } = p
-        {
-            let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
-            t.insert(account.clone(), (*messages_done, *messages_total));
-            let (done, total) = t.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
-            b.set_length(total);
-            b.set_position(done);
-            b.set_message(format!("{:.1} MB/s", bytes_per_second / 1e6));
+        let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            // Known before the first batch: the bar has its length from the start.
+            Progress::Totals {
+                account,
+                messages_now,
+                ..
+            } => {
+                t.insert(account.clone(), (0, *messages_now));
+            }
+            Progress::Copied {
+                account,
+                messages_done,
+                bytes_per_second,
+                ..
+            } => {
+                let entry = t.entry(account.clone()).or_default();
+                entry.0 = *messages_done;
+                b.set_message(format!("{:.1} MB/s", bytes_per_second / 1e6));
+            }
+            Progress::Throttled { wait_ms, .. } => {
+                b.set_message(format!(
+                    "the server asked to slow down: waiting {:.1} s",
+                    *wait_ms as f64 / 1000.0
+                ));
+            }
+            _ => return,
         }
+        let (done, total) = t.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+        b.set_length(total);
+        b.set_position(done);
     });
     (f, bar)
 }

@@ -569,6 +569,12 @@ async fn run<S: Source, D: Destination>(
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = true;
         ctx.deferred.store(0, Ordering::Relaxed);
+        // A later round lists again what is left: the totals are what was copied plus that.
+        let c = &ctx.counters;
+        c.total_messages
+            .store(c.copied.load(Ordering::Relaxed), Ordering::Relaxed);
+        c.total_bytes
+            .store(c.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
         *ctx.budget_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *ctx.budget_need.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if ctx.cancelled() {
