@@ -28,6 +28,8 @@ pub fn export_to(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ferry_project::credentials::CheckReport::export_all_to(dir)?;
     ferry_imap::CertificateInfo::export_all_to(dir)?;
     ferry_project::review::Review::export_all_to(dir)?;
+    ferry_cutover::dns::DnsReport::export_all_to(dir)?;
+    ferry_project::phases::cutover::DnsSettings::export_all_to(dir)?;
     ferry_project::phases::profiles::ProfilesChoice::export_all_to(dir)?;
     ferry_project::profiles::ExportReport::export_all_to(dir)?;
     ferry_project::phases::cutover::QuarantineTarget::export_all_to(dir)?;

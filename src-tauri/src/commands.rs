@@ -334,6 +334,38 @@ pub async fn review(
         .map_err(|e| crate::error::phase_error(e, Path::new("/")))
 }
 
+/// Asks every resolver for each domain's MX, TTL and SPF (phase 6; reads only, logged).
+#[tauri::command]
+pub async fn dns_check(
+    state: State<'_, AppState>,
+) -> Result<ferry_cutover::dns::DnsReport, CommandError> {
+    let mut project = open(&state)?;
+    ferry_project::phases::cutover::dns_check(&mut project, state.host.as_ref())
+        .await
+        .map_err(|e| crate::error::phase_error(e, Path::new("/")))
+}
+
+/// What the DNS checks compare against (the new host's MX for another IMAP host).
+#[tauri::command]
+pub fn dns_settings(
+    state: State<'_, AppState>,
+) -> Result<ferry_project::phases::cutover::DnsSettings, CommandError> {
+    let project = open(&state)?;
+    Ok(project
+        .setting(ferry_project::phases::cutover::DNS_SETTING)?
+        .unwrap_or_default())
+}
+
+#[tauri::command]
+pub fn set_dns_settings(
+    state: State<'_, AppState>,
+    settings: ferry_project::phases::cutover::DnsSettings,
+) -> Result<ferry_project::phases::cutover::DnsSettings, CommandError> {
+    let mut project = open(&state)?;
+    project.set_setting(ferry_project::phases::cutover::DNS_SETTING, &settings)?;
+    Ok(settings)
+}
+
 /// Starts a job (initial, delta or final sync, or the retry of failed messages) in the
 /// background and returns its id. Progress
 /// goes to every window's channel (see `watch_jobs`); the job outlives the window.

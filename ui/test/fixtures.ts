@@ -19,6 +19,8 @@ import type { JobKind } from "../src/bindings/JobKind";
 import type { PhaseLine } from "../src/bindings/PhaseLine";
 import type { PlannedAccount } from "../src/bindings/PlannedAccount";
 import type { Review } from "../src/bindings/Review";
+import type { DnsReport } from "../src/bindings/DnsReport";
+import type { DnsSettings } from "../src/bindings/DnsSettings";
 import type { Security } from "../src/bindings/Security";
 import type { Source } from "../src/bindings/Source";
 import type { Host } from "../src/ipc/types";
@@ -242,6 +244,21 @@ export class FakeHost implements Host {
       })),
     };
     return { results: [], ok: 0, problems: 0, source_from_store: true };
+  }
+  dnsResult: DnsReport | null = null;
+  dnsSaved: DnsSettings = { domains: [], new_mx: { names: [], addresses: [] }, spf_includes: [], old_addresses: [] };
+  async dnsCheck() {
+    this.calls.push("dns_check");
+    this.fail();
+    return this.dnsResult!;
+  }
+  async dnsSettings() {
+    return this.dnsSaved;
+  }
+  async setDnsSettings(settings: DnsSettings) {
+    this.calls.push(`dns_settings ${JSON.stringify(settings.new_mx.names)}`);
+    this.dnsSaved = settings;
+    return settings;
   }
   reviewResult: Review | null = null;
   async review() {

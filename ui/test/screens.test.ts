@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { AccountProgress } from "../src/bindings/AccountProgress";
+import type { DnsReport } from "../src/bindings/DnsReport";
 import type { Review } from "../src/bindings/Review";
 import { accountName } from "../src/screens/review";
 import { Wizard } from "../src/wizard/app";
@@ -264,5 +265,48 @@ describe("Review", () => {
     tid("check-review")!.click();
     await flush();
     expect(tid("error-message")!.textContent).toBe("Nothing was copied yet: run the initial sync first.");
+  });
+});
+
+describe("DNS prep", () => {
+  it("shows each domain's answer per resolver, the TTL advice and SPF; asks for a generic host's MX", async () => {
+    await discovered();
+    await host.chooseDestination({ preset: "genericImap", imap_host: "imap.new.example", imap_port: 993, imap_security: "tls", smtp_host: null, pinned_sha256: null });
+    host.dnsResult = {
+      checked_at: "2026-12-04T18:00:00Z",
+      all_new: false,
+      warnings: ["example.org: SPF does not include the new host."],
+      domains: [
+        {
+          domain: "example.com",
+          points: "both",
+          still_old: ["127.0.0.1:5301"],
+          failed: [],
+          ttl: { stage: "under_way", max_ttl: 3600, recommended_ttl: 300, lower_first: false, wait_secs: 3600, text: "Some resolvers still answer the old server: wait up to the old TTL." },
+          answers: [
+            { resolver: "127.0.0.1:5300", status: "answered", points: "new", error: null, mx: [{ preference: 10, host: "mx.new.example", ttl: 300, addresses: [], points: "new", error: null }] },
+            { resolver: "127.0.0.1:5301", status: "answered", points: "old", error: null, mx: [{ preference: 10, host: "mail.example.com", ttl: 3600, addresses: [], points: "old", error: null }] },
+          ],
+          spf: { record: "v=spf1 mx -all", verdict: "does_not_allow", detail: "", warning: "Add include:_spf.new.example before the switch.", new_host_ips: [], resolver: "127.0.0.1:5300" },
+        },
+      ],
+    } as unknown as DnsReport;
+    const w = new Wizard(root, host, host.info, host.view);
+    w.state.selected = "dns_prep";
+    w.render();
+    const mx = tid("new-mx") as HTMLInputElement;
+    mx.value = "mx.new.example, mx2.new.example";
+    mx.dispatchEvent(new Event("change"));
+    await flush();
+    expect(host.calls).toContain('dns_settings ["mx.new.example","mx2.new.example"]');
+    tid("check-dns")!.click();
+    await flush();
+    const d = '[data-testid="dns-example.com"]';
+    expect(q(`${d} [data-testid="points"]`)!.textContent).toBe("Both (the switch is under way)");
+    expect(q(`${d} [data-testid="resolver-127.0.0.1:5301"]`)!.textContent).toBe("127.0.0.1:530110 mail.example.com (TTL 1 h)Old server");
+    expect(q(`${d} [data-testid="ttl"]`)!.textContent).toContain("Wait about 1 h after a change");
+    expect(q(`${d} [data-testid="spf"]`)!.textContent).toContain("SPF does not let the new host send yet");
+    expect(q(`${d} [data-testid="spf"]`)!.textContent).toContain("Add include:_spf.new.example before the switch.");
+    expect(tid("dns-warnings")!.textContent).toBe("example.org: SPF does not include the new host.");
   });
 });

@@ -30,8 +30,8 @@ describe("the wizard's frame", () => {
     expect(items.length).toBe(11);
     expect(tid("phase-discover")!.textContent).toBe("1DiscoverNot started");
     expect(tid("headline")!.textContent).toBe("Start by discovering the old server.");
-    tid("phase-dns_prep")!.click();
-    expect(tid("screen-dns_prep")).not.toBeNull();
+    tid("phase-cutover")!.click();
+    expect(tid("screen-cutover")).not.toBeNull();
     expect(tid("blockers")!.textContent).toBe("Discover the old server first.");
     expect(tid("not-built")!.textContent).toContain("does not show this step yet");
   });

@@ -17,6 +17,8 @@ import type { ProfilesChoice } from "../bindings/ProfilesChoice";
 import type { QuarantineArchive } from "../bindings/QuarantineArchive";
 import type { QuarantineTarget } from "../bindings/QuarantineTarget";
 import type { Review } from "../bindings/Review";
+import type { DnsReport } from "../bindings/DnsReport";
+import type { DnsSettings } from "../bindings/DnsSettings";
 import type { Security } from "../bindings/Security";
 import type { Source } from "../bindings/Source";
 
@@ -36,6 +38,9 @@ export interface Host {
   setPassword(sourceAddress: string, password: string): Promise<AppView>;
   checkLogins(): Promise<CheckReport>;
   review(): Promise<Review>;
+  dnsCheck(): Promise<DnsReport>;
+  dnsSettings(): Promise<DnsSettings>;
+  setDnsSettings(settings: DnsSettings): Promise<DnsSettings>;
   startSync(kind: JobKind): Promise<string>;
   cancelJob(): Promise<boolean>;
   /** Job events as they happen (a Tauri channel: never polled); returns the current job. */

@@ -11,6 +11,8 @@ import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
 import type { Phase } from "../bindings/Phase";
+import type { DnsReport } from "../bindings/DnsReport";
+import type { DnsSettings } from "../bindings/DnsSettings";
 import type { Review } from "../bindings/Review";
 import type { RunOutcome } from "../bindings/RunOutcome";
 import type { PhaseLine } from "../bindings/PhaseLine";
@@ -26,6 +28,7 @@ import { DECOMMISSION_LEAD, DecommissionController } from "../screens/decommissi
 import { placeholderBody } from "../screens/placeholder";
 import { PROFILES_LEAD, ProfilesScreen } from "../screens/profiles";
 import { QUARANTINE_LEAD, QuarantineScreen } from "../screens/quarantine";
+import { DNS_LEAD, dnsBody } from "../screens/dns";
 import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
 import { frame } from "./frame";
@@ -61,6 +64,8 @@ export interface WizardState {
   probing: boolean;
   review: Review | null;
   reviewFilter: string;
+  dns: DnsReport | null;
+  dnsSettings: DnsSettings | null;
   /** How the last job this window saw ended (Resume after a pause, Run again after an end). */
   lastOutcome: RunOutcome | null;
 }
@@ -126,6 +131,8 @@ export class Wizard {
       probing: false,
       review: null,
       reviewFilter: "",
+      dns: null,
+      dnsSettings: null,
       lastOutcome: null,
     };
   }
@@ -383,6 +390,16 @@ export class Wizard {
           },
         );
         break;
+      case "dns_prep":
+        lead = DNS_LEAD;
+        body = dnsBody(
+          { report: s.dns, needsMx: view.destination?.preset === "genericImap", settings: s.dnsSettings, busy: s.running, error: s.error },
+          {
+            check: () => void this.runDnsCheck(),
+            setMx: (names) => void this.saveMx(names),
+          },
+        );
+        break;
       case "profiles":
       case "quarantine":
       case "decommission": {
@@ -476,6 +493,29 @@ export class Wizard {
       }
       return view;
     });
+  }
+
+  private async runDnsCheck(): Promise<void> {
+    if (this.state.running) return;
+    this.set({ running: true, error: null });
+    try {
+      const dns = await this.host.dnsCheck();
+      const view = await this.host.appView();
+      this.set({ running: false, dns, view });
+    } catch (err) {
+      this.set({ running: false, error: asCommandError(err) });
+    }
+  }
+
+  private async saveMx(names: string): Promise<void> {
+    try {
+      const current = this.state.dnsSettings ?? (await this.host.dnsSettings());
+      const list = names.split(/[\s,]+/).map((x) => x.trim()).filter((x) => x !== "");
+      const dnsSettings = await this.host.setDnsSettings({ ...current, new_mx: { ...current.new_mx, names: list } });
+      this.set({ dnsSettings, error: null });
+    } catch (err) {
+      this.set({ error: asCommandError(err) });
+    }
   }
 
   private async runReview(): Promise<void> {
