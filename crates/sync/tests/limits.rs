@@ -83,14 +83,25 @@ async fn a_cancelled_copy_stops_early_and_the_next_run_finishes_it_exactly_once(
     let dir = tempfile::tempdir().unwrap();
     let st = state(&dir);
     let cancel = CancellationToken::new();
+    // The account's totals come before the first batch lands (an ETA from the start).
+    let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
     let progress: ferry_sync::ProgressFn = {
-        let cancel = cancel.clone();
-        Arc::new(move |p: &Progress| {
-            if let Progress::Copied { messages_done, .. } = p {
+        let (cancel, seen) = (cancel.clone(), seen.clone());
+        Arc::new(move |p: &Progress| match p {
+            Progress::Totals {
+                messages, bytes, ..
+            } => {
+                assert_eq!(*messages, 3000);
+                assert!(*bytes > 3000 * 2000);
+                seen.lock().unwrap().push("totals");
+            }
+            Progress::Copied { messages_done, .. } => {
+                seen.lock().unwrap().push("copied");
                 if *messages_done >= 500 {
                     cancel.cancel();
                 }
             }
+            _ => {}
         })
     };
     let opts = SyncOptions {
@@ -101,6 +112,7 @@ async fn a_cancelled_copy_stops_early_and_the_next_run_finishes_it_exactly_once(
     let (s, d) = (side(&src, "alice", 4), side(&dst, "bob", 4));
     let first = run_with(&s, &d, &st, opts, progress).await;
     assert!(first.cancelled, "{first:#?}");
+    assert_eq!(seen.lock().unwrap().first(), Some(&"totals"));
     assert!(!first.complete());
     assert!(first.fatal.is_none(), "{first:#?}");
     assert!(
