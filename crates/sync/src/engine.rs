@@ -1313,6 +1313,8 @@ async fn copy_and_finish<S: Source, D: Destination>(
     }
     let started = Instant::now();
     let works_ref: &[FolderWork] = works;
+    // Every batch is under way at once; `batches_in_flight` decides which run (in order).
+    let all_at_once = batches.len().max(1);
     let outcomes: Vec<(usize, Result<BatchOutcome, SyncError>)> = stream::iter(batches)
         .map(|(i, b)| {
             let ctx = ctx.clone();
@@ -1328,7 +1330,7 @@ async fn copy_and_finish<S: Source, D: Destination>(
                 )
             }
         })
-        .buffer_unordered(ctx.opts.parallel.max(1))
+        .buffer_unordered(all_at_once)
         .collect()
         .await;
     // The time the rest can go, from the uploads as recorded (batches are stamped when sent).
@@ -1445,7 +1447,15 @@ async fn copy_batch<S: Source, D: Destination>(
     started: Instant,
 ) -> Result<BatchOutcome, SyncError> {
     let mut out = BatchOutcome::default();
-    // Held until the batch is appended (or given up); the semaphore is never closed.
+    // The folder must exist (created alongside): else nothing is sent, the round ends with the
+    // CREATE's error. Waited for before taking a place, so that batches for folders that exist
+    // go meanwhile.
+    if !folder_ready(ctx, &m.dest).await {
+        out.unsettled = batch.iter().map(|x| x.uid).collect();
+        return Ok(out);
+    }
+    // Held until the batch is appended (or given up); the semaphore is never closed (and fair:
+    // places go in the batches' order).
     let _slot = PermitGuard {
         ctx: ctx.as_ref(),
         permit: ctx.batches_in_flight.acquire().await.ok(),
@@ -1493,12 +1503,6 @@ async fn copy_batch<S: Source, D: Destination>(
             flags: f.meta.flags.clone(),
         })
         .collect();
-    // The folder must exist (created alongside): else nothing is sent, the round ends with the
-    // CREATE's error.
-    if !folder_ready(ctx, &m.dest).await {
-        out.unsettled = batch.iter().map(|x| x.uid).collect();
-        return Ok(out);
-    }
     // A pause asked for while this batch was read holds it back too (or a cancel: nothing of
     // it was sent).
     if !ctx.wait_pause().await {
