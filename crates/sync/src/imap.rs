@@ -36,6 +36,14 @@ pub fn side_error(e: &ImapError) -> SideError {
         ImapError::Timeout { .. }
         | ImapError::ConnectionLost { .. }
         | ImapError::Unreachable { .. } => ErrorClass::Connection,
+        ImapError::OAuthRefused { .. } => ErrorClass::Login,
+        ImapError::TokenUnavailable { error, .. } => {
+            if error.kind.is_retryable() {
+                ErrorClass::Connection
+            } else {
+                ErrorClass::Login
+            }
+        }
         ImapError::AuthFailed { .. }
         | ImapError::NotAuthorized { .. }
         | ImapError::AccountDisabled { .. }

@@ -188,6 +188,10 @@ pub struct FolderVerification {
     /// Destination messages not from the source (mail that arrived there otherwise).
     pub dest_other: u64,
     pub missing: Vec<MissingMessage>,
+    /// Source messages not on the destination as they are because the review phase resolved
+    /// them (delivered wrapped in a note, or exported to an mbox file): not counted as missing.
+    #[serde(default)]
+    pub resolved: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

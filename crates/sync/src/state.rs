@@ -1158,6 +1158,8 @@ impl StateDb {
         let err = db_err(path);
         let conn = Connection::open_in_memory().map_err(&err)?;
         conn.execute_batch(SCHEMA).map_err(&err)?;
+        // The review phase's table too, so that the copy carries it.
+        conn.execute_batch(RESOLUTION_SCHEMA).map_err(&err)?;
         let db = StateDb {
             conn,
             path: path.to_path_buf(),

@@ -37,6 +37,20 @@ pub async fn verify_account<S: Source, D: Destination>(
 
     // Reasons on record, by (folder, key).
     let mut reasons: HashMap<(String, String), String> = HashMap::new();
+    // Messages the review phase resolved (delivered wrapped, or exported to an mbox): not
+    // missing, counted apart.
+    let mut resolved: std::collections::HashSet<(String, String)> = Default::default();
+    if let Some(st) = &state {
+        let rows = {
+            let db = st.lock().unwrap_or_else(|p| p.into_inner());
+            db.resolutions(Some(&account))?
+        };
+        resolved.extend(
+            rows.into_iter()
+                .filter(|r| r.done)
+                .map(|r| (r.failure.source_folder, r.failure.source_key)),
+        );
+    }
     if let Some(st) = &state {
         let rows = {
             let db = st.lock().unwrap_or_else(|p| p.into_inner());
@@ -97,6 +111,10 @@ pub async fn verify_account<S: Source, D: Destination>(
             let (_, missing) = pair_up(wanted, &mut counter);
             for i in missing {
                 let m = &metas[i];
+                if resolved.contains(&(folder.clone(), m.key.clone())) {
+                    fv.resolved += 1;
+                    continue;
+                }
                 fv.missing.push(MissingMessage {
                     folder: folder.clone(),
                     uid: m.uid,

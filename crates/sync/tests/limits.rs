@@ -447,3 +447,59 @@ async fn messages_above_a_preset_s_limit_are_listed_with_the_limit_never_skipped
     );
     assert_eq!(dst.messages("bob", "INBOX").len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_counts_a_message_the_review_resolved_apart_not_as_missing() {
+    let src = Dovecot::start(Preset::Modern);
+    let dst = Dovecot::start(Preset::Modern);
+    src.deliver("alice", "INBOX", &raw_message(1, 1_000));
+    src.deliver("alice", "INBOX", &raw_message(2, 30_000));
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(&dir);
+    let opts = SyncOptions {
+        max_message_size: Some(20_000),
+        ..SyncOptions::default()
+    };
+    let (s, d) = (side(&src, "alice", 2), side(&dst, "bob", 2));
+    let summary = sync(&s, &d, &st, opts.clone()).await;
+    assert_eq!((summary.copied, summary.skipped), (1, 1), "{summary:#?}");
+    let rules = opts.rules.clone();
+    let before = ferry_sync::verify_account(s.clone(), d.clone(), Some(st.clone()), &rules)
+        .await
+        .unwrap();
+    assert_eq!(before.missing, 1);
+    // The review phase exports the too-big message to an mbox file and records it as resolved.
+    {
+        let db = st.lock().unwrap();
+        let failure = db.failures(&summary.account).unwrap().remove(0);
+        db.begin_resolution(
+            &summary.account,
+            &failure,
+            ferry_sync::state::ResolutionHow::Mbox,
+            None,
+            Some("/tmp/exported.mbox"),
+            None,
+        )
+        .unwrap();
+        db.finish_resolution(
+            &summary.account,
+            &failure.source_folder,
+            failure.source_uidvalidity,
+            &failure.source_key,
+            &ferry_sync::state::ResolutionDone {
+                identity: "exported".into(),
+                flags: Vec::new(),
+                dest_folder: "INBOX".into(),
+                dest_uid: None,
+            },
+        )
+        .unwrap();
+    }
+    let after = ferry_sync::verify_account(s, d, Some(st.clone()), &rules)
+        .await
+        .unwrap();
+    assert_eq!(after.missing, 0, "{after:#?}");
+    assert!(after.ok());
+    let inbox = after.folders.iter().find(|f| f.dest == "INBOX").unwrap();
+    assert_eq!(inbox.resolved, 1);
+}
