@@ -36,6 +36,8 @@ pub fn export_to(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ferry_cutover::quarantine::QuarantineArchive::export_all_to(dir)?;
     crate::commands_phases::DecommissionScreen::export_all_to(dir)?;
     crate::commands_phases::OpenWhat::export_all_to(dir)?;
+    crate::commands_phases::ResolveWay::export_all_to(dir)?;
+    ferry_project::review::MessageRef::export_all_to(dir)?;
     Ok(())
 }
 

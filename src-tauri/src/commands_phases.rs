@@ -12,6 +12,7 @@ use ferry_project::phases::decommission::DecommissionView;
 use ferry_project::phases::profiles::ProfilesChoice;
 use ferry_project::profiles::ExportReport;
 use ferry_project::project::{Fact, Project};
+use ferry_project::review::{MessageRef, ResolveChoice, ResolvedMessage};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 use ts_rs::TS;
@@ -137,6 +138,60 @@ fn quiet_clock(project: &Project) -> Result<Option<QuietClock>, CommandError> {
         quiet_hours: m.quiet_hours,
         quiet: m.quiet,
     }))
+}
+
+/// How the admin keeps a message the new host refuses for good (Review).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolveWay {
+    /// Delivered wrapped: a short note saying why, the original attached unchanged.
+    Wrapped,
+    /// Appended to an mbox file the admin names in the system's save dialog.
+    Mbox,
+}
+
+/// Keeps one refused message (after the UI asked): delivered wrapped, or appended to an mbox
+/// file chosen in the save dialog, opened here so the web view never names a path. `None` when
+/// the admin closes the dialog.
+#[tauri::command]
+pub async fn resolve_message<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    account: String,
+    message: MessageRef,
+    way: ResolveWay,
+) -> Result<Option<ResolvedMessage>, CommandError> {
+    let choice = match way {
+        ResolveWay::Wrapped => ResolveChoice::Wrapped,
+        ResolveWay::Mbox => {
+            use tauri_plugin_dialog::DialogExt;
+            let Some(picked) = app
+                .dialog()
+                .file()
+                .set_title("Save the refused message to an mbox file")
+                .set_file_name("refused-messages.mbox")
+                .blocking_save_file()
+            else {
+                return Ok(None);
+            };
+            let path = picked.into_path().map_err(|e| {
+                CommandError::new(ErrorCode::Invalid, format!("That file cannot be used: {e}"))
+            })?;
+            ResolveChoice::Mbox {
+                path: path.display().to_string(),
+            }
+        }
+    };
+    ferry_project::phases::review::resolve(
+        &state.project_path,
+        state.host.as_ref(),
+        &account,
+        &message,
+        &choice,
+    )
+    .await
+    .map(Some)
+    .map_err(phase_error)
 }
 
 /// Records (after the UI asked) that a clone of the old server is kept.

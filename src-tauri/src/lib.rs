@@ -76,6 +76,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands_phases::decommission,
         commands_phases::mark_clone_kept,
         commands_phases::open_recorded,
+        commands_phases::resolve_message,
     ])
 }
 

@@ -12,6 +12,9 @@ import type { OpenWhat } from "../src/bindings/OpenWhat";
 import type { ProfilesChoice } from "../src/bindings/ProfilesChoice";
 import type { QuarantineArchive } from "../src/bindings/QuarantineArchive";
 import type { QuarantineTarget } from "../src/bindings/QuarantineTarget";
+import type { MessageRef } from "../src/bindings/MessageRef";
+import type { ResolvedMessage } from "../src/bindings/ResolvedMessage";
+import type { ResolveWay } from "../src/bindings/ResolveWay";
 import type { Destination } from "../src/bindings/Destination";
 import type { DestinationChoice } from "../src/bindings/DestinationChoice";
 import type { JobEvent } from "../src/bindings/JobEvent";
@@ -314,5 +317,11 @@ export class FakeHost implements Host {
   async openRecorded(what: OpenWhat) {
     this.calls.push(`open ${what}`);
     this.fail();
+  }
+  resolveResult: ResolvedMessage | null = null;
+  async resolveMessage(account: string, message: MessageRef, way: ResolveWay) {
+    this.calls.push(`resolve ${account} ${JSON.stringify(message)} ${way}`);
+    this.fail();
+    return this.resolveResult;
   }
 }

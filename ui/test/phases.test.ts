@@ -6,6 +6,8 @@ import type { DecommissionScreen } from "../src/bindings/DecommissionScreen";
 import type { Destination } from "../src/bindings/Destination";
 import type { ExportReport } from "../src/bindings/ExportReport";
 import type { QuarantineArchive } from "../src/bindings/QuarantineArchive";
+import type { ResolvedMessage } from "../src/bindings/ResolvedMessage";
+import type { Review } from "../src/bindings/Review";
 import { decommissionBody, quietText } from "../src/screens/decommission";
 import { Wizard } from "../src/wizard/app";
 import { FakeHost, discoveredView, generic } from "./fixtures";
@@ -300,5 +302,71 @@ describe("Decommission", () => {
     tid("open-report")!.click();
     await flush();
     expect(text("error-message")).toBe("No final report yet: click Write the final report first.");
+  });
+});
+
+describe("Review: keeping a message the new host refuses for good", () => {
+  const refused = { account: "john@example.com", folder: "Rechnungen/2018", uid: 7, key: "7", size: 2048, subject: "Invoice 42", date: "2026-11-02", class: "refused", reason: "Message too large", advice: "Deliver it wrapped, or save it to an mbox file.", can_resolve: ["wrapped", "mbox"] };
+  const retryable = { ...refused, key: "8", subject: "Later", class: "connection", reason: "connection lost", advice: "Run the sync again.", can_resolve: [] };
+  function reviewWith(failures: unknown[]): Review {
+    return {
+      accounts: [{ account: "john@example.com", folders: [], source_messages: 3, source_bytes: 3000, dest_messages: 1, dest_bytes: 1000, missing: 2, failures, resolved: [], resolved_counts: { wrapped: 0, mbox: 0 }, error: null }],
+      source_messages: 3,
+      source_bytes: 3000,
+      dest_messages: 1,
+      dest_bytes: 1000,
+      missing: 2,
+      failed: failures.length,
+      resolved: { wrapped: 0, mbox: 0 },
+      resolved_text: "",
+      ok: false,
+    } as unknown as Review;
+  }
+
+  it("offers the ways only for a refused message, asks first, then keeps it and checks again", async () => {
+    await open("review");
+    host.reviewResult = reviewWith([refused, retryable]);
+    tid("check-review")!.click();
+    await flush();
+    const rows = all("failure");
+    expect(rows.map((r) => r.querySelectorAll('button[data-testid^="resolve-"]').length)).toEqual([2, 0]);
+    (rows[0].querySelector('[data-testid="resolve-wrapped"]') as HTMLElement).click();
+    await flush();
+    expect(q('[data-testid="confirm-resolve"] h2')!.textContent).toBe("Deliver it wrapped?");
+    expect(q('[data-testid="confirm-resolve"] p')!.textContent).toBe(
+      'The new host refuses "Invoice 42" in Rechnungen/2018 of john@example.com. Ferry puts a short message in its place on the new host, saying why, with the original attached unchanged. The person can open the attachment, or save it.',
+    );
+    tid("confirm-no")!.click();
+    await flush();
+    expect(host.calls.filter((c) => c.startsWith("resolve"))).toEqual([]);
+    (all("failure")[0].querySelector('[data-testid="resolve-mbox"]') as HTMLElement).click();
+    await flush();
+    host.resolveResult = { ...refused, class: "refused", how: "mbox", mbox_path: "/keep/refused.mbox", at: "2026-12-04T18:30:00Z" } as unknown as ResolvedMessage;
+    host.reviewResult = reviewWith([retryable]);
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(host.calls.filter((c) => c.startsWith("resolve") || c === "review")).toEqual(["review", 'resolve john@example.com {"folder":"Rechnungen/2018","key":"7"} mbox', "review"]);
+    expect(text("resolved")).toBe("Saved to /keep/refused.mbox.");
+    expect(all("failure").length).toBe(1);
+  });
+
+  it("a closed save dialog keeps nothing and says nothing; a refusal is shown in words", async () => {
+    await open("review");
+    host.reviewResult = reviewWith([refused]);
+    tid("check-review")!.click();
+    await flush();
+    tid("resolve-mbox")!.click();
+    await flush();
+    host.resolveResult = null;
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(tid("resolved")).toBeNull();
+    expect(tid("confirm-resolve")).toBeNull();
+    tid("resolve-wrapped")!.click();
+    await flush();
+    host.failNext = { code: "busy", message: "A copy is running: wait for it to end, then keep the message." };
+    tid("confirm-yes")!.click();
+    await flush();
+    expect(q('[data-testid="resolve-error"] p')!.textContent).toBe("A copy is running: wait for it to end, then keep the message.");
   });
 });

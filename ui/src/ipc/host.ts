@@ -46,4 +46,5 @@ export const tauriHost: Host = {
   decommission: (writeReport) => call("decommission", { writeReport }),
   markCloneKept: () => call<AppView>("mark_clone_kept"),
   openRecorded: (what) => call<void>("open_recorded", { what }),
+  resolveMessage: (account, message, way) => call("resolve_message", { account, message, way }),
 };

@@ -16,6 +16,9 @@ import type { OpenWhat } from "../bindings/OpenWhat";
 import type { ProfilesChoice } from "../bindings/ProfilesChoice";
 import type { QuarantineArchive } from "../bindings/QuarantineArchive";
 import type { QuarantineTarget } from "../bindings/QuarantineTarget";
+import type { MessageRef } from "../bindings/MessageRef";
+import type { ResolvedMessage } from "../bindings/ResolvedMessage";
+import type { ResolveWay } from "../bindings/ResolveWay";
 import type { Review } from "../bindings/Review";
 import type { DnsReport } from "../bindings/DnsReport";
 import type { DnsSettings } from "../bindings/DnsSettings";
@@ -53,6 +56,8 @@ export interface Host {
   markCloneKept(): Promise<AppView>;
   /** Opens a folder or the final report the project recorded (never a path of the web view's). */
   openRecorded(what: OpenWhat): Promise<void>;
+  /** Keeps a refused message (the mbox file is chosen in the system's save dialog); `null` when cancelled. */
+  resolveMessage(account: string, message: MessageRef, way: ResolveWay): Promise<ResolvedMessage | null>;
 }
 
 /** Commands fail with a CommandError; anything else (a bug, a lost IPC) becomes an `internal` one. */

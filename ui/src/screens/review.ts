@@ -25,6 +25,9 @@ export interface ReviewActions {
   check(): void;
   setFilter(text: string): void;
   retry(): void;
+  /** Review's last resort for a refused message (screens/resolve.ts): its row's buttons, and the panel. */
+  resolveButtons?(f: FailedMessage): HTMLElement | null;
+  resolvePanel?(): HTMLElement | null;
 }
 
 export const REVIEW_LEAD =
@@ -56,6 +59,7 @@ export function reviewBody(p: ReviewProps, a: ReviewActions): (HTMLElement | nul
       ),
       p.job?.kind === "retry" && p.job.summary ? h("p", { class: "sub", "data-testid": "retry-summary" }, p.job.summary) : null,
     ),
+    a.resolvePanel?.() ?? null,
     p.review ? accounts(p.review, p.plan) : null,
     p.review ? failures(p.review, p.filter, p.plan, a) : null,
   ];
@@ -134,7 +138,7 @@ function failures(r: Review, filter: string, plan: PlannedAccount[], a: ReviewAc
             h("td", {}, f.folder),
             h("td", {}, f.subject ?? "(no subject)", h("span", { class: "sub" }, `${f.date ?? ""} ${bytes(n(f.size))}`.trim())),
             h("td", {}, f.reason),
-            h("td", {}, f.advice),
+            h("td", {}, f.advice, a.resolveButtons?.(f) ?? null),
           ),
         ),
       ),

@@ -28,6 +28,7 @@ import { DECOMMISSION_LEAD, DecommissionController } from "../screens/decommissi
 import { placeholderBody } from "../screens/placeholder";
 import { PROFILES_LEAD, ProfilesScreen } from "../screens/profiles";
 import { QUARANTINE_LEAD, QuarantineScreen } from "../screens/quarantine";
+import { ResolveController } from "../screens/resolve";
 import { DNS_LEAD, dnsBody } from "../screens/dns";
 import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
@@ -95,6 +96,7 @@ export class Wizard {
   state: WizardState;
   private frameRequested = false;
   /** Profiles, Quarantine and Decommission keep their own state (made on first show). */
+  private resolving: ResolveController | null = null;
   private later: { profiles: ProfilesScreen; quarantine: QuarantineScreen; decommission: DecommissionController } | null = null;
 
   constructor(
@@ -387,6 +389,8 @@ export class Wizard {
             check: () => void this.runReview(),
             setFilter: (text) => this.set({ reviewFilter: text }),
             retry: () => void this.startSync("retry"),
+            resolveButtons: (f) => this.resolver().buttons(f),
+            resolvePanel: () => this.resolver().panel(),
           },
         );
         break;
@@ -516,6 +520,11 @@ export class Wizard {
     } catch (err) {
       this.set({ error: asCommandError(err) });
     }
+  }
+
+  private resolver(): ResolveController {
+    this.resolving = this.resolving ?? new ResolveController(this.host, () => this.renderSoon(), () => void this.runReview());
+    return this.resolving;
   }
 
   private async runReview(): Promise<void> {
