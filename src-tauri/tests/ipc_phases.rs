@@ -263,3 +263,21 @@ fn show_in_finder_before_an_export_says_what_to_do_first() {
         .unwrap_err();
     assert!(err.is_string(), "a malformed request is refused: {err}");
 }
+
+#[test]
+fn keeping_a_refused_message_of_an_account_not_in_the_plan_is_refused_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _root) = discovered(tmp.path());
+    let err = app
+        .invoke(
+            "resolve_message",
+            json!({ "account": "nobody@example.com", "message": { "folder": "INBOX", "key": "7" },
+                "way": "wrapped" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    assert_eq!(
+        err["message"],
+        "no account \"nobody@example.com\" in the migration plan; run Discover first, or check the address"
+    );
+}
