@@ -236,6 +236,8 @@ describe("Decommission", () => {
     expect(all("item-state").map((e) => e.textContent)).toEqual(["Done", "Not yet", "Not yet"]);
     expect(q('[data-testid="item-old_server_quiet"] [data-testid="item-todo"]')!.textContent).toBe("To do: Wait, then check again.");
     expect(q('[data-testid="item-accounts_final_synced"] [data-testid="item-todo"]')).toBeNull();
+    // counted to the check's time (the app's clock), not the web view's
+    expect(text("quiet-for")).toBe("1 day 6 hours");
   });
 
   it("the clock counts from the quiet start to now", () => {

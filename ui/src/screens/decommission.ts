@@ -166,7 +166,8 @@ export class DecommissionController {
 
   body(blockers: string[] = []): (HTMLElement | null)[] {
     return [blockerList(blockers), ...decommissionBody(
-      { screen: this.screen, now: this.clock(), confirmingClone: this.confirmingClone, busy: this.busy, error: this.error },
+      // the check's own time (the app's clock, which a rehearsal may move on), not the web view's
+      { screen: this.screen, now: this.screen?.clock?.checked_at ?? this.clock(), confirmingClone: this.confirmingClone, busy: this.busy, error: this.error },
       {
         check: () => void this.run(false),
         markClone: () => this.update(() => (this.confirmingClone = true)),
