@@ -181,6 +181,17 @@ describe("Quarantine", () => {
     expect(host.calls).toContain("open quarantine_folder");
   });
 
+  it("offers only people's accounts as the IMAP target, not the training mailboxes", async () => {
+    host.view = { ...discoveredView({ kind: "copy", root: "/srv/copy" }), destination: generic("imap.example.net", 993) };
+    host.view.plan = [...host.view.plan, { ...host.view.plan[0], source_address: "junkmail@example.com", login: "junkmail", kind: "junk_training" }];
+    await Wizard.start(root, host);
+    tid("phase-quarantine")!.click();
+    await flush();
+    tid("where-imap")!.dispatchEvent(new Event("change"));
+    await flush();
+    expect(Array.from((tid("imap-account") as HTMLSelectElement).options).map((o) => o.value)).toEqual(["john@example.com", "asmith@example.com", "bmueller@example.com"]);
+  });
+
   it("archives to a folder of one planned account on the new host", async () => {
     await open("quarantine");
     tid("where-imap")!.dispatchEvent(new Event("change"));

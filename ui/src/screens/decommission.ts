@@ -64,7 +64,7 @@ export function decommissionBody(p: DecommissionProps, a: DecommissionActions): 
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: v === null ? "primary" : "secondary", "data-testid": "check-readiness", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : v === null ? "Check readiness" : "Check again"),
+        h("button", { type: "button", class: v === null || !v.checklist.ready ? "primary" : "secondary", "data-testid": "check-readiness", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : v === null ? "Check readiness" : "Check again"),
         v !== null
           ? h("button", { type: "button", class: v.checklist.ready ? "primary" : "secondary", "data-testid": "write-report", disabled: p.busy, onclick: () => a.writeReport() }, v.report_html ? "Write the final report again" : "Write the final report")
           : null,

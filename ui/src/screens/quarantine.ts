@@ -180,7 +180,7 @@ export class QuarantineScreen {
   ) {}
 
   body(view: AppView, blockers: string[] = []): (HTMLElement | null)[] {
-    const accounts = view.plan.filter((x) => x.included && x.present).map((x) => x.source_address);
+    const accounts = view.plan.filter((x) => x.included && x.present && x.kind === "user").map((x) => x.source_address);
     const account = this.account !== null && accounts.includes(this.account) ? this.account : accounts[0] ?? null;
     return [blockerList(blockers), ...quarantineBody(
       {
