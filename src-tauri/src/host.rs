@@ -1,7 +1,8 @@
 //! The app's side of `ferry_project::host::ProjectHost`: the system clock (or `FERRY_NOW`, to
 //! rehearse the 72-hour wait), the password store the environment chooses (the Keychain on a Mac;
 //! `FERRY_VAULT`, `FERRY_VAULT_FILE` and `FERRY_VAULT_PASSPHRASE` as for the CLI), the system's
-//! DNS resolvers.
+//! DNS resolvers (or `FERRY_DNS_RESOLVERS`, `ip:port` separated by commas: each asked on its own,
+//! as the CLI's `--resolver`).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ pub struct AppHost {
     now: Option<DateTime<Utc>>,
     vault: VaultChoice,
     vault_file: Option<PathBuf>,
+    dns: ferry_cutover::dns::DnsOptions,
 }
 
 impl AppHost {
@@ -29,6 +31,14 @@ impl AppHost {
                 .and_then(|v| VaultChoice::parse(&v))
                 .unwrap_or(VaultChoice::Auto),
             vault_file: std::env::var_os("FERRY_VAULT_FILE").map(PathBuf::from),
+            dns: ferry_cutover::dns::DnsOptions {
+                resolvers: std::env::var("FERRY_DNS_RESOLVERS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|r| r.trim().parse().ok())
+                    .collect(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -52,5 +62,9 @@ impl ProjectHost for AppHost {
         };
         open_vault(self.vault, self.vault_file.as_deref(), &mut passphrase)
             .map_err(|e| e.to_string())
+    }
+
+    fn dns_options(&self) -> ferry_cutover::dns::DnsOptions {
+        self.dns.clone()
     }
 }

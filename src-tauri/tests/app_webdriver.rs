@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../crates/cutover/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod dns_server;
+
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -38,7 +42,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(project_dir: &Path, vault: &Path) -> Driver {
+    fn start(project_dir: &Path, vault: &Path, dns: &[std::net::SocketAddr]) -> Driver {
         let port = free_port();
         let child = Command::new("tauri-driver")
             .args(["--port", &port.to_string()])
@@ -49,6 +53,10 @@ impl Driver {
             .env("FERRY_VAULT", "file")
             .env("FERRY_VAULT_FILE", vault)
             .env("FERRY_VAULT_PASSPHRASE", "app-e2e passphrase")
+            .env(
+                "FERRY_DNS_RESOLVERS",
+                dns.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(","),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -177,7 +185,10 @@ async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool)
                 }
             }
         }
-        assert!(Instant::now() < deadline, "{css}: waited for {what}");
+        if Instant::now() >= deadline {
+            shot(c, &format!("failed-waiting-{}.png", what.replace(' ', "-"))).await;
+            panic!("{css}: waited for {what}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -192,7 +203,20 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
     let expected = ferry_project::discover::run_copy(&root).expect("discovery of the fixture copy");
     assert!(!expected.accounts.is_empty());
 
-    let driver = Driver::start(&project_dir, &tmp.path().join("passwords.ferry-vault"));
+    // a real DNS server on loopback, with the fixture's domains still at the old server
+    let dns = dns_server::TestDns::start().await;
+    dns.set_mx("example.com", 3600, &[(10, "mail.example.com")])
+        .await;
+    dns.set_mx("example.org", 3600, &[(10, "mail.example.com")])
+        .await;
+    dns.set_a("mail.example.com", 3600, &["192.0.2.5"]).await;
+    dns.set_a("mx.newhost.test", 300, &["198.51.100.10"]).await;
+    dns.set_txt("example.com", 3600, &["v=spf1 mx -all"]).await;
+    let driver = Driver::start(
+        &project_dir,
+        &tmp.path().join("passwords.ferry-vault"),
+        &[dns.addr],
+    );
 
     // --- Discover ------------------------------------------------------------------------
     let c = driver.session().await;
@@ -493,6 +517,33 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
         .await
         .unwrap();
     assert_eq!(rows.len(), movers.len(), "one review row per moved account");
+
+    // --- DNS prep against the loopback DNS server: old, then new after the MX switch ------------
+    click(&c, &tid("continue")).await;
+    let mx = wait_for(&c, &tid("new-mx")).await;
+    mx.send_keys("mx.newhost.test").await.unwrap();
+    click(&c, &tid("check-dns")).await;
+    let points = format!("{} {}", tid("dns-example.com"), tid("points"));
+    assert_eq!(text(&c, &points).await, "Old server");
+    let resolver = format!(
+        "{} {}",
+        tid("dns-example.com"),
+        tid(&format!("resolver-{}", dns.addr))
+    );
+    assert!(
+        text(&c, &resolver)
+            .await
+            .contains("10 mail.example.com (TTL 1 h)"),
+        "{}",
+        text(&c, &resolver).await
+    );
+    shot(&c, "14c-dns-before.png").await;
+    for domain in ["example.com", "example.org"] {
+        dns.set_mx(domain, 300, &[(10, "mx.newhost.test")]).await;
+    }
+    click(&c, &tid("check-dns")).await;
+    wait_text(&c, &points, "the new MX", |t| t == "New host").await;
+    shot(&c, "14d-dns-after.png").await;
     c.close().await.unwrap();
 
     // --- quit and reopen: the same migration and its next step are back ------------------------
@@ -633,7 +684,7 @@ async fn a_sync_cut_short_by_a_quit_continues_when_ferry_opens_again() {
     }
     drop(project);
 
-    let driver = Driver::start(&project_dir, &host.vault);
+    let driver = Driver::start(&project_dir, &host.vault, &[]);
     let c = driver.session().await;
     click(&c, &tid("phase-initial_sync")).await;
     // the network to the new host hangs from now on: the sync cannot finish

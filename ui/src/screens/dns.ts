@@ -21,7 +21,8 @@ export interface DnsProps {
 
 export interface DnsActions {
   check(): void;
-  setMx(names: string): void;
+  /** Records what is typed (no re-render); the check saves it first. */
+  typeMx(names: string): void;
 }
 
 export const DNS_LEAD =
@@ -72,7 +73,7 @@ function mxForm(p: DnsProps, a: DnsActions): HTMLElement {
       "data-testid": "new-mx",
       placeholder: "mx1.new.example, mx2.new.example",
       value: (p.settings?.new_mx.names ?? []).join(", "),
-      onchange: (e: Event) => a.setMx((e.target as HTMLInputElement).value),
+      oninput: (e: Event) => a.typeMx((e.target as HTMLInputElement).value),
     }),
   );
 }

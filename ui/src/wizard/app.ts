@@ -67,6 +67,8 @@ export interface WizardState {
   reviewFilter: string;
   dns: DnsReport | null;
   dnsSettings: DnsSettings | null;
+  /** The new host's MX names as typed, saved when the check runs. */
+  typedMx: string | null;
   /** How the last job this window saw ended (Resume after a pause, Run again after an end). */
   lastOutcome: RunOutcome | null;
 }
@@ -135,6 +137,7 @@ export class Wizard {
       reviewFilter: "",
       dns: null,
       dnsSettings: null,
+      typedMx: null,
       lastOutcome: null,
     };
   }
@@ -400,7 +403,9 @@ export class Wizard {
           { report: s.dns, needsMx: view.destination?.preset === "genericImap", settings: s.dnsSettings, busy: s.running, error: s.error },
           {
             check: () => void this.runDnsCheck(),
-            setMx: (names) => void this.saveMx(names),
+            typeMx: (names) => {
+              this.state.typedMx = names;
+            },
           },
         );
         break;
@@ -503,22 +508,18 @@ export class Wizard {
     if (this.state.running) return;
     this.set({ running: true, error: null });
     try {
+      const typed = this.state.typedMx;
+      if (typed !== null) {
+        const current = this.state.dnsSettings ?? (await this.host.dnsSettings());
+        const names = typed.split(/[\s,]+/).map((x) => x.trim()).filter((x) => x !== "");
+        this.state.dnsSettings = await this.host.setDnsSettings({ ...current, new_mx: { ...current.new_mx, names } });
+        this.state.typedMx = null;
+      }
       const dns = await this.host.dnsCheck();
       const view = await this.host.appView();
       this.set({ running: false, dns, view });
     } catch (err) {
       this.set({ running: false, error: asCommandError(err) });
-    }
-  }
-
-  private async saveMx(names: string): Promise<void> {
-    try {
-      const current = this.state.dnsSettings ?? (await this.host.dnsSettings());
-      const list = names.split(/[\s,]+/).map((x) => x.trim()).filter((x) => x !== "");
-      const dnsSettings = await this.host.setDnsSettings({ ...current, new_mx: { ...current.new_mx, names: list } });
-      this.set({ dnsSettings, error: null });
-    } catch (err) {
-      this.set({ error: asCommandError(err) });
     }
   }
 
