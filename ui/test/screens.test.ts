@@ -305,7 +305,7 @@ describe("DNS prep", () => {
     const d = '[data-testid="dns-example.com"]';
     expect(q(`${d} [data-testid="points"]`)!.textContent).toBe("Both (the switch is under way)");
     expect(q(`${d} [data-testid="resolver-127.0.0.1:5301"]`)!.textContent).toBe("127.0.0.1:530110 mail.example.com (TTL 1 h)Old server");
-    expect(q(`${d} [data-testid="ttl"]`)!.textContent).toContain("Wait about 1 h after a change");
+    expect(q(`${d} [data-testid="ttl"]`)!.textContent).toBe("Some resolvers still answer the old server: wait up to the old TTL.");
     expect(q(`${d} [data-testid="spf"]`)!.textContent).toContain("SPF does not let the new host send yet");
     expect(q(`${d} [data-testid="spf"]`)!.textContent).toContain("Add include:_spf.new.example before the switch.");
     expect(tid("dns-warnings")!.textContent).toBe("example.org: SPF does not include the new host.");

@@ -88,7 +88,6 @@ function domainCard(d: DomainDns): HTMLElement {
           "p",
           { class: "section-lead", "data-testid": "ttl" },
           d.ttl.text,
-          d.ttl.wait_secs > 0 ? h("span", { class: "sub" }, `Wait about ${duration(d.ttl.wait_secs)} after a change before relying on it.`) : null,
         )
       : null,
     h(
