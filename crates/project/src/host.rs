@@ -32,6 +32,17 @@ pub trait ProjectHost: Send + Sync {
     fn dns_options(&self) -> DnsOptions {
         DnsOptions::default()
     }
+
+    /// The clock the sync engine counts the daily upload limit's window with.
+    fn sync_clock(&self) -> std::sync::Arc<dyn ferry_sync::Clock> {
+        std::sync::Arc::new(ferry_sync::SystemClock)
+    }
+
+    /// Waits until `at` by this host's clock (a job waiting for the next upload window).
+    fn sleep_until(&self, at: DateTime<Utc>) -> futures::future::BoxFuture<'static, ()> {
+        let wait = (at - self.now()).to_std().unwrap_or_default();
+        Box::pin(tokio::time::sleep(wait))
+    }
 }
 
 /// The real machine: the system clock, the vault the environment chooses (`FERRY_VAULT`,

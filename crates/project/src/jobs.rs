@@ -97,7 +97,19 @@ pub fn lock(project: &Path, kind: JobKind, started_at: i64) -> Result<JobLock, J
         options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let mut file = options.open(&path).map_err(|e| lock_err(e.to_string()))?;
-    match file.try_lock() {
+    // A child process forked elsewhere in this process holds a copy of every open descriptor
+    // until it execs: a lock just released may look held for a moment. Ask again briefly.
+    let mut tries = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();

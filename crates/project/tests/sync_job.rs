@@ -212,3 +212,125 @@ async fn a_cancelled_sync_job_continues_exactly_once() {
         "every message exactly once"
     );
 }
+
+/// A host whose clock the test owns: waiting for the next upload window moves it on at once.
+struct WindowHost {
+    vault_file: PathBuf,
+    clock: Arc<ferry_sync::ManualClock>,
+}
+
+impl ProjectHost for WindowHost {
+    fn now(&self) -> DateTime<Utc> {
+        ferry_sync::Clock::now(self.clock.as_ref())
+    }
+    fn vault(&self) -> Result<Box<dyn Vault>, String> {
+        ferry_vault::open(Backend::File {
+            path: self.vault_file.clone(),
+            passphrase: SecretString::from("job-test".to_string()),
+        })
+        .map_err(|e| e.to_string())
+    }
+    fn sync_clock(&self) -> Arc<dyn ferry_sync::Clock> {
+        self.clock.clone()
+    }
+    fn sleep_until(&self, at: DateTime<Utc>) -> futures::future::BoxFuture<'static, ()> {
+        self.clock.set(at + chrono::Duration::seconds(1));
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_job_waits_for_each_upload_window_and_finishes_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Dovecot::start(Preset::OldMac);
+    let new = Dovecot::builder(Preset::Modern)
+        .user("jane.doe@example.com", "pw-jane")
+        .start();
+    let host = WindowHost {
+        vault_file: dir.path().join("vault"),
+        clock: Arc::new(ferry_sync::ManualClock::new(
+            "2026-12-01T08:00:00Z".parse().unwrap(),
+        )),
+    };
+    let path = dir.path().join("migration.ferry");
+    {
+        let mut project = Project::open(&path).unwrap();
+        let source = Source {
+            kind: SourceKind::Copy,
+            root: old.server_root().display().to_string(),
+        };
+        phases::discover::discover(&mut project, &host, Some(source)).unwrap();
+        let mut dest = phases::destination::choose(
+            &mut project,
+            &host,
+            &phases::destination::DestinationChoice {
+                preset: PresetId::GenericImap,
+                imap_host: Some("127.0.0.1".into()),
+                imap_port: Some(new.imaps_port()),
+                imap_security: None,
+                smtp_host: None,
+                pinned_sha256: Some(new.cert_sha256()),
+            },
+        )
+        .unwrap();
+        // A host that takes 5 KB per account and day (Google's is 500 MB).
+        dest.limits.daily_upload_bytes = Some(5_000);
+        project.set_destination(&dest).unwrap();
+        for a in project.plan().unwrap() {
+            if a.source_address != "jane.doe@example.com" {
+                project
+                    .update_account(
+                        &a.source_address,
+                        &ferry_project::plan::AccountChange::Included(false),
+                    )
+                    .unwrap();
+            }
+        }
+        phases::credentials::set_destination_password(
+            &project,
+            &host,
+            "jane.doe@example.com",
+            &Secret::new("pw-jane".into()),
+        )
+        .unwrap();
+    }
+    let notes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = {
+        let notes = notes.clone();
+        Arc::new(move |e: JobEvent| {
+            if let JobProgress::Note { text } = e.event {
+                notes.lock().unwrap().push(text);
+            }
+        })
+    };
+    let runs = phases::sync::run_until_done(
+        &path,
+        &host,
+        &JobControl::new(JobKind::InitialSync),
+        sink,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(runs.len() >= 3, "{} windows", runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let last = i + 1 == runs.len();
+        assert_eq!(
+            run.resumes_at.is_none(),
+            last,
+            "window {i}: {}",
+            run.summary
+        );
+        assert!(
+            run.report.copied > 0,
+            "window {i} copied nothing: {}",
+            run.summary
+        );
+    }
+    assert_eq!(notes.lock().unwrap().len(), runs.len() - 1);
+    assert_eq!(
+        digests(&new, "jane.doe@example.com"),
+        digests(&old, "jdoe"),
+        "every message exactly once, across the windows"
+    );
+}

@@ -309,6 +309,7 @@ pub async fn run(
     // continues exactly once.
     let mut options = options;
     options.sync.cancel = control.cancel.clone();
+    options.sync.clock = host.sync_clock();
     let summaries = copy_accounts(&pairs, &options, &tracker).await;
     let cancelled = control.cancel.is_cancelled() || summaries.iter().any(|(_, s)| s.cancelled);
     let resumes_at = summaries
@@ -532,5 +533,39 @@ fn plural(n: u64, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// Runs the sync job and, when the new host's daily upload limit stops it, waits for the next
+/// window (cancellable, said as a note) and goes on, until everything is copied: the app's way.
+/// The CLI runs [`run`] once and exits with the time to run again instead.
+pub async fn run_until_done(
+    project_path: &Path,
+    host: &dyn ProjectHost,
+    control: &JobControl,
+    events: JobEvents,
+    only: Option<&[String]>,
+) -> Result<Vec<SyncJobReport>, PhaseError> {
+    let mut reports = Vec::new();
+    loop {
+        let report = run(project_path, host, control, events.clone(), only).await?;
+        let resume = report.resumes_at.filter(|_| !report.cancelled);
+        reports.push(report);
+        let Some(at) = resume else {
+            return Ok(reports);
+        };
+        events(crate::jobs::JobEvent {
+            job_id: control.id.clone(),
+            event: JobProgress::Note {
+                text: format!(
+                    "The new host's daily upload limit is reached; Ferry goes on by itself after {}.",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            },
+        });
+        tokio::select! {
+            _ = host.sleep_until(at) => {}
+            _ = control.cancel.cancelled() => return Ok(reports),
+        }
     }
 }
