@@ -546,6 +546,7 @@ pub fn accounts(project: &ProjectArgs, args: &AccountsArgs) -> anyhow::Result<Ex
         print_json(&plan)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let destination = p.destination()?;
     // Two lines per account: the mapping, then what it holds; fits an 80-column terminal.
     let width = plan
         .iter()
@@ -563,8 +564,19 @@ pub fn accounts(project: &ProjectArgs, args: &AccountsArgs) -> anyhow::Result<Ex
             if a.included { "+" } else { "-" },
             a.source_address,
         );
+        let days = destination
+            .as_ref()
+            .and_then(|d| ferry_project::plan::upload_days(a, d))
+            .filter(|_| a.included)
+            .map(|days| {
+                format!(
+                    "; first copy takes {} at the new host's daily upload limit",
+                    plural(u64::from(days), "day", "days")
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "    {}, {}, read from {}{}",
+            "    {}, {}, read from {}{}{days}",
             plural(a.messages, "message", "messages"),
             ferry_project::discover::human_bytes(a.bytes),
             match a.method {

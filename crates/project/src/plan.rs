@@ -218,6 +218,16 @@ pub fn plan_from_inventory(
     plan
 }
 
+/// Days the first copy of `account` needs at the destination's daily upload limit (`None`
+/// where the host has none): shown with the plan, before anything is copied.
+pub fn upload_days(account: &PlannedAccount, destination: &Destination) -> Option<u32> {
+    let bytes_per_day = destination.limits.daily_upload_bytes?;
+    Some(ferry_sync::days_for_bytes(
+        account.bytes,
+        &ferry_sync::DailyBudget { bytes_per_day },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +242,29 @@ mod tests {
         assert!(valid_domain("new-host.example.co.uk"));
         assert!(!valid_domain("-bad.example.com"));
         assert!(!valid_domain("https://example.com"));
+    }
+
+    #[test]
+    fn upload_days_follow_the_hosts_daily_limit() {
+        let mut account = PlannedAccount {
+            source_address: "a@example.com".into(),
+            login: "a".into(),
+            guid: "G".into(),
+            store: None,
+            dest_address: "a@example.com".into(),
+            included: true,
+            method: SourceMethod::Store,
+            kind: AccountKind::User,
+            messages: 10,
+            bytes: 1_200_000_000,
+            present: true,
+        };
+        let google = Destination::preset(crate::destination::PresetId::GoogleWorkspace);
+        assert_eq!(google.limits.daily_upload_bytes, Some(500_000_000));
+        assert_eq!(upload_days(&account, &google), Some(3));
+        account.bytes = 400_000_000;
+        assert_eq!(upload_days(&account, &google), Some(1));
+        let fastmail = Destination::preset(crate::destination::PresetId::Fastmail);
+        assert_eq!(upload_days(&account, &fastmail), None);
     }
 }
