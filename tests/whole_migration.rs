@@ -442,3 +442,69 @@ fn chrono_now_plus_hours(hours: u64) -> String {
         rem % 60
     )
 }
+
+/// The same flow to a host that takes only OAuth 2.0 (as Exchange Online): the app's secret in
+/// a file read once into the vault, no user password anywhere, every message exactly once.
+#[test]
+fn a_migration_to_an_oauth_only_host_through_the_cli() {
+    use ferry_testkit::TokenServer;
+    let env = Env {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let old = Dovecot::start(Preset::OldMac);
+    let tokens = TokenServer::start(Duration::from_secs(30));
+    tokens.add_app_with_secret("contoso.example", "ferry-app", "app-secret-e2e");
+    let mut new = Dovecot::builder(Preset::Modern);
+    for (address, _) in ACCOUNTS {
+        new = new.user(address, "never-used");
+        tokens.grant_mailbox("ferry-app", address);
+    }
+    let new = new.oauth2(&tokens).start();
+    let root = old.server_root().display().to_string();
+    env.ok(&["init", "--root", &root], 0);
+    env.ok(&["discover"], 0);
+    let secret_file = env.dir.path().join("client-secret.txt");
+    std::fs::write(&secret_file, "app-secret-e2e\n").unwrap();
+    let port = new.imaps_port().to_string();
+    let pin = new.cert_sha256();
+    let token_url = tokens.microsoft_token_url("contoso.example");
+    let out = env.ok(
+        &[
+            "destination",
+            "--preset",
+            "imap",
+            "--imap-host",
+            "127.0.0.1",
+            "--imap-port",
+            &port,
+            "--pin-sha256",
+            &pin,
+            "--oauth",
+            "microsoft",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "ferry-app",
+            "--oauth-secret-file",
+            secret_file.to_str().unwrap(),
+            "--oauth-token-url",
+            &token_url,
+        ],
+        0,
+    );
+    assert!(out.contains("no user passwords are needed"), "{out}");
+    let out = env.ok(&["credentials", "check"], 0);
+    assert!(out.contains("3 login(s) work, 0 problem(s)"), "{out}");
+    let out = env.ok(&["sync", "initial"], 0);
+    assert!(out.starts_with("Initial sync: "), "{out}");
+    // No secret in the project file; the secret lives only in the (encrypted) vault.
+    let project = std::fs::read(env.project()).unwrap();
+    assert!(!project.windows(14).any(|w| w == b"app-secret-e2e"));
+    for (address, login) in ACCOUNTS {
+        assert_eq!(
+            digests(&new, address, false),
+            digests(&old, login, true),
+            "{address}"
+        );
+    }
+}
