@@ -540,12 +540,7 @@ impl SyncReport {
 }
 
 pub(crate) fn imap_side(a: &ImapAccount, connections: usize, max_size: Option<u64>) -> ImapSide {
-    ImapSide::new(
-        a.endpoint.clone(),
-        a.credentials(),
-        connections,
-    )
-    .with_max_message_size(max_size)
+    ImapSide::new(a.endpoint.clone(), a.credentials(), connections).with_max_message_size(max_size)
 }
 
 pub(crate) fn source_of(
