@@ -23,6 +23,6 @@ pub use delay_proxy::DelayProxy;
 pub use dovecot::{Dovecot, DovecotBuilder, Preset, StoredMessage, TestUser};
 pub use fixture::{fixture_root, materialize_fixture, shared_dir};
 pub use proxy::FaultProxy;
-pub use token_server::{follow_redirect, TestKey, TokenServer, APP_SCOPE};
 pub use throttle_proxy::{CommandSeen, Refusal, ThrottleProxy};
+pub use token_server::{follow_redirect, TestKey, TokenServer, APP_SCOPE};
 pub use utf7::encode as mutf7_encode;
