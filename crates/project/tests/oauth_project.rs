@@ -3,56 +3,20 @@
 //! vault, the login check signs in to every planned mailbox and says which one the app may not
 //! open, and the sync job copies every message exactly once with no user password anywhere.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use common::{digests, FileVaultHost};
 use ferry_oauth::{MicrosoftCredentialKind, OAuthSettings};
-use ferry_project::destination::PresetId;
-use ferry_project::host::ProjectHost;
 use ferry_project::jobs::{JobControl, JobKind};
 use ferry_project::phases;
-use ferry_project::project::Project;
-use ferry_project::store::{Source, SourceKind};
 use ferry_testkit::{Dovecot, Preset, TokenServer};
-use ferry_vault::{Backend, Secret, Vault};
-use secrecy::SecretString;
-use sha2::{Digest, Sha256};
+use ferry_vault::Secret;
 
 const TENANT: &str = "contoso.example";
 const APP: &str = "ferry-app";
 const SECRET: &str = "app-secret-7f3a";
-
-struct TestHost {
-    vault_file: PathBuf,
-}
-
-impl ProjectHost for TestHost {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-    fn vault(&self) -> Result<Box<dyn Vault>, String> {
-        ferry_vault::open(Backend::File {
-            path: self.vault_file.clone(),
-            passphrase: SecretString::from("test-passphrase".to_string()),
-        })
-        .map_err(|e| e.to_string())
-    }
-}
-
-fn digests(server: &Dovecot, user: &str) -> Vec<String> {
-    let mut all = Vec::new();
-    for mailbox in server.mailboxes(user) {
-        for m in server.messages(user, &mailbox) {
-            if m.flags.iter().any(|f| f == "\\Deleted") {
-                continue;
-            }
-            all.push(hex::encode(Sha256::digest(&m.bytes)));
-        }
-    }
-    all.sort();
-    all
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_migration_to_an_oauth_only_host() {
@@ -71,29 +35,21 @@ async fn a_migration_to_an_oauth_only_host() {
     for mailbox in granted {
         tokens.grant_mailbox(APP, mailbox);
     }
-    let host = TestHost {
+    let host = FileVaultHost {
         vault_file: dir.path().join("vault"),
     };
     let path = dir.path().join("migration.ferry");
-    let mut project = Project::open(&path).unwrap();
-    let source = Source {
-        kind: SourceKind::Copy,
-        root: old.server_root().display().to_string(),
-    };
-    phases::discover::discover(&mut project, &host, Some(source)).unwrap();
-    phases::destination::choose(
-        &mut project,
+    let mut project = common::project_to(
+        &path,
         &host,
-        &phases::destination::DestinationChoice {
-            preset: PresetId::GenericImap,
-            imap_host: Some("127.0.0.1".into()),
-            imap_port: Some(new.imaps_port()),
-            imap_security: None,
-            smtp_host: None,
-            pinned_sha256: Some(new.cert_sha256()),
-        },
-    )
-    .unwrap();
+        &old,
+        &new,
+        &[
+            "jane.doe@example.com",
+            "arthur.smith@example.com",
+            "bjoern.mueller@example.org",
+        ],
+    );
     let settings = OAuthSettings::MicrosoftApp {
         tenant: TENANT.into(),
         client_id: APP.into(),
@@ -107,12 +63,6 @@ async fn a_migration_to_an_oauth_only_host() {
         Some(&Secret::new(SECRET.into())),
     )
     .unwrap();
-    project
-        .update_account(
-            "marta.wolf@example.com",
-            &ferry_project::plan::AccountChange::Included(false),
-        )
-        .unwrap();
     // The project file holds no secret.
     let bytes = std::fs::read(&path).unwrap();
     assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));

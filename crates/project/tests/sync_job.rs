@@ -3,50 +3,20 @@
 //! a time (the second refused, naming the holder), and a cancelled initial sync that the same
 //! job continues, every message exactly once.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use ferry_project::destination::PresetId;
+use common::{digests, FileVaultHost};
 use ferry_project::host::ProjectHost;
 use ferry_project::jobs::{self, JobControl, JobError, JobEvent, JobKind, JobProgress};
 use ferry_project::phases;
 use ferry_project::project::{Project, RunOutcome};
-use ferry_project::store::{Source, SourceKind};
 use ferry_testkit::{Dovecot, Preset};
-use ferry_vault::{Backend, Secret, Vault};
-use secrecy::SecretString;
-use sha2::{Digest, Sha256};
-
-struct TestHost {
-    vault_file: PathBuf,
-}
-
-impl ProjectHost for TestHost {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-    fn vault(&self) -> Result<Box<dyn Vault>, String> {
-        ferry_vault::open(Backend::File {
-            path: self.vault_file.clone(),
-            passphrase: SecretString::from("job-test".to_string()),
-        })
-        .map_err(|e| e.to_string())
-    }
-}
-
-fn digests(server: &Dovecot, user: &str) -> Vec<String> {
-    let mut all: Vec<String> = server
-        .mailboxes(user)
-        .iter()
-        .flat_map(|m| server.messages(user, m))
-        .filter(|m| !m.flags.iter().any(|f| f == "\\Deleted"))
-        .map(|m| hex::encode(Sha256::digest(&m.bytes)))
-        .collect();
-    all.sort();
-    all
-}
+use ferry_vault::{Secret, Vault};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_sync_job_continues_exactly_once() {
@@ -70,40 +40,12 @@ async fn a_cancelled_sync_job_continues_exactly_once() {
             .unwrap();
         old.give_to_mail_user(&path);
     }
-    let host = TestHost {
+    let host = FileVaultHost {
         vault_file: dir.path().join("vault"),
     };
     let path = dir.path().join("migration.ferry");
     {
-        let mut project = Project::open(&path).unwrap();
-        let source = Source {
-            kind: SourceKind::Copy,
-            root: old.server_root().display().to_string(),
-        };
-        phases::discover::discover(&mut project, &host, Some(source)).unwrap();
-        phases::destination::choose(
-            &mut project,
-            &host,
-            &phases::destination::DestinationChoice {
-                preset: PresetId::GenericImap,
-                imap_host: Some("127.0.0.1".into()),
-                imap_port: Some(new.imaps_port()),
-                imap_security: None,
-                smtp_host: None,
-                pinned_sha256: Some(new.cert_sha256()),
-            },
-        )
-        .unwrap();
-        for a in project.plan().unwrap() {
-            if a.source_address != "jane.doe@example.com" {
-                project
-                    .update_account(
-                        &a.source_address,
-                        &ferry_project::plan::AccountChange::Included(false),
-                    )
-                    .unwrap();
-            }
-        }
+        let project = common::project_to(&path, &host, &old, &new, &["jane.doe@example.com"]);
         phases::credentials::set_destination_password(
             &project,
             &host,
@@ -224,11 +166,7 @@ impl ProjectHost for WindowHost {
         ferry_sync::Clock::now(self.clock.as_ref())
     }
     fn vault(&self) -> Result<Box<dyn Vault>, String> {
-        ferry_vault::open(Backend::File {
-            path: self.vault_file.clone(),
-            passphrase: SecretString::from("job-test".to_string()),
-        })
-        .map_err(|e| e.to_string())
+        common::open_vault(&self.vault_file)
     }
     fn sync_clock(&self) -> Arc<dyn ferry_sync::Clock> {
         self.clock.clone()
@@ -254,38 +192,11 @@ async fn the_app_job_waits_for_each_upload_window_and_finishes_exactly_once() {
     };
     let path = dir.path().join("migration.ferry");
     {
-        let mut project = Project::open(&path).unwrap();
-        let source = Source {
-            kind: SourceKind::Copy,
-            root: old.server_root().display().to_string(),
-        };
-        phases::discover::discover(&mut project, &host, Some(source)).unwrap();
-        let mut dest = phases::destination::choose(
-            &mut project,
-            &host,
-            &phases::destination::DestinationChoice {
-                preset: PresetId::GenericImap,
-                imap_host: Some("127.0.0.1".into()),
-                imap_port: Some(new.imaps_port()),
-                imap_security: None,
-                smtp_host: None,
-                pinned_sha256: Some(new.cert_sha256()),
-            },
-        )
-        .unwrap();
+        let mut project = common::project_to(&path, &host, &old, &new, &["jane.doe@example.com"]);
         // A host that takes 5 KB per account and day (Google's is 500 MB).
+        let mut dest = project.destination().unwrap().unwrap();
         dest.limits.daily_upload_bytes = Some(5_000);
         project.set_destination(&dest).unwrap();
-        for a in project.plan().unwrap() {
-            if a.source_address != "jane.doe@example.com" {
-                project
-                    .update_account(
-                        &a.source_address,
-                        &ferry_project::plan::AccountChange::Included(false),
-                    )
-                    .unwrap();
-            }
-        }
         phases::credentials::set_destination_password(
             &project,
             &host,
