@@ -102,23 +102,41 @@ pub fn dns_targets(project: &Project) -> Result<(Vec<String>, Targets), PhaseErr
 
 fn dns_summary(report: &DnsReport) -> String {
     use ferry_cutover::dns::Points;
-    let count = |p: Points| report.domains.iter().filter(|d| d.points == p).count();
+    let domains = |n: usize| {
+        if n == 1 {
+            "1 domain".to_string()
+        } else {
+            format!("{n} domains")
+        }
+    };
     if report.all_new {
         return format!(
-            "every resolver answers the new host for {} domain(s)",
-            report.domains.len()
+            "every resolver answers the new host for {}",
+            domains(report.domains.len())
         );
     }
+    let count = |p: Points| report.domains.iter().filter(|d| d.points == p).count();
     let unknown =
         report.domains.len() - count(Points::Old) - count(Points::Both) - count(Points::New);
-    format!(
-        "{} domain(s): {} on the old server, {} mixed, {} on the new host, {} undecided",
-        report.domains.len(),
-        count(Points::Old),
-        count(Points::Both),
-        count(Points::New),
-        unknown
-    )
+    // Only what is there: "2 domains on the old server", "1 domain mixed, 1 on the new host".
+    let parts: Vec<String> = [
+        (count(Points::Old), "on the old server"),
+        (count(Points::Both), "mixed"),
+        (count(Points::New), "on the new host"),
+        (unknown, "not decided (a resolver failed or did not answer)"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .enumerate()
+    .map(|(i, (n, what))| {
+        if i == 0 {
+            format!("{} {what}", domains(*n))
+        } else {
+            format!("{n} {what}")
+        }
+    })
+    .collect();
+    parts.join(", ")
 }
 
 /// Phase 6: one look at every domain's MX, TTL and SPF; logged.
