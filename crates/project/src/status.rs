@@ -86,11 +86,20 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
     let last = |phase: &str| runs.iter().rev().find(|r| r.phase == phase);
     let run_state = |phase: &str| -> Option<(PhaseState, Option<String>)> {
         last(phase).map(|r| {
-            let note = r
-                .result
-                .get("summary")
-                .and_then(|s| s.as_str())
-                .map(str::to_string);
+            // A job's summary starts with its own name ("Initial sync: 29 messages copied"); the
+            // board already names the phase.
+            let note = r.result.get("summary").and_then(|s| s.as_str()).map(|s| {
+                [
+                    "Initial sync: ",
+                    "Cut-over sync: ",
+                    "Final sync: ",
+                    "Sync: ",
+                ]
+                .iter()
+                .find_map(|head| s.strip_prefix(head))
+                .unwrap_or(s)
+                .to_string()
+            });
             match r.outcome {
                 RunOutcome::Running => (PhaseState::Running, note),
                 RunOutcome::Succeeded => (PhaseState::Done, note),
@@ -297,7 +306,7 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                 .unwrap_or_default();
             format!(
                 "{host}: {done} of 11 steps done. Next: {}{why}.",
-                phase.title().to_lowercase()
+                phase.title()
             )
         }
     };

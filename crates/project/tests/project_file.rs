@@ -249,7 +249,7 @@ fn status_follows_the_project() {
     assert_eq!(
         decided.headline,
         format!(
-            "{}: 1 of 11 steps done. Next: destination.",
+            "{}: 1 of 11 steps done. Next: Destination.",
             inventory.hostname
         )
     );
