@@ -163,7 +163,33 @@ pub fn start_sync<R: Runtime>(
         .name(format!("ferry-{}", kind.log_name()))
         .spawn(move || {
             let result = tauri::async_runtime::block_on(async {
-                if kind == JobKind::Retry {
+                if kind == JobKind::DnsWatch {
+                    // the MX switch: every resolver asked every 30 s for up to 2 days, then the
+                    // cut-over sync runs by itself
+                    let watch = ferry_cutover::dns::WatchOptions {
+                        interval: std::time::Duration::from_secs(30),
+                        max_wait: std::time::Duration::from_secs(48 * 3600),
+                    };
+                    ferry_project::phases::cutover::cutover_watch(
+                        &path,
+                        host.as_ref(),
+                        &control,
+                        events.clone(),
+                        &watch,
+                    )
+                    .await
+                    .map(|outcome| {
+                        let summary = match (&outcome.delta, outcome.switched) {
+                            (Some(delta), true) => format!(
+                                "Every resolver answers the new host. The cut-over sync ran by itself: {}",
+                                delta.summary
+                            ),
+                            (None, true) => "Every resolver answers the new host.".to_string(),
+                            (_, false) => "Stopped before every resolver answered the new host; start the watch again.".to_string(),
+                        };
+                        (summary, !outcome.switched)
+                    })
+                } else if kind == JobKind::Retry {
                     ferry_project::phases::review::retry(
                         &path,
                         host.as_ref(),

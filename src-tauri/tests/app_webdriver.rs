@@ -544,6 +544,23 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
     click(&c, &tid("check-dns")).await;
     wait_text(&c, &points, "the new MX", |t| t == "New host").await;
     shot(&c, "14d-dns-after.png").await;
+
+    // --- Cut-over: "I switched the MX records" starts the watch, which runs the delta itself ---
+    click(&c, &tid("continue")).await;
+    click(&c, &tid("mx-switched")).await;
+    wait_text(
+        &c,
+        &format!("{} h2", tid("cutover")),
+        "the watch's end",
+        |t| t == "The cut-over watch ended",
+    )
+    .await;
+    let summary = text(&c, &tid("cutover-summary")).await;
+    assert!(
+        summary.starts_with("Every resolver answers the new host."),
+        "{summary}"
+    );
+    shot(&c, "14e-cutover-done.png").await;
     c.close().await.unwrap();
 
     // --- quit and reopen: the same migration and its next step are back ------------------------

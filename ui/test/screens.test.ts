@@ -311,3 +311,38 @@ describe("DNS prep", () => {
     expect(tid("dns-warnings")!.textContent).toBe("example.org: SPF does not include the new host.");
   });
 });
+
+describe("Cut-over", () => {
+  it("starts the watch when the admin switched MX, shows each round and the sync it ran", async () => {
+    await discovered();
+    host.view.status.phases = host.view.status.phases.map((p) => (p.phase === "cutover" ? { ...p, blockers: [] } : p));
+    const w = new Wizard(root, host, host.info, host.view);
+    await host.watchJobs((e) => w.onJobEvent(e));
+    w.state.selected = "cutover";
+    w.render();
+    tid("mx-switched")!.click();
+    await flush();
+    expect(host.calls).toContain("start dns_watch");
+    host.emit({ job_id: "job-1", event: { kind: "started", job: "dns_watch", accounts: [] } });
+    host.emit({ job_id: "job-1", event: { kind: "note", text: "Round 1: example.com still old on 127.0.0.1:53." } });
+    await flush();
+    expect(q('[data-testid="cutover"] h2')!.textContent).toBe("Watching the resolvers");
+    expect(tid("cutover-summary")!.textContent).toBe("Round 1: example.com still old on 127.0.0.1:53.");
+    // the watch runs the delta sync under its own id: still the cut-over's job
+    host.emit({ job_id: "job-1", event: { kind: "started", job: "delta_sync", accounts: [progress("john@example.com", 0, 2, { stage: "waiting" })] } });
+    await flush();
+    expect(q('[data-testid="cutover"] h2')!.textContent).toBe("Watching the resolvers");
+    host.emit({ job_id: "job-1", event: { kind: "account", progress: progress("john@example.com", 2, 2, { stage: "done" }) } });
+    host.emit({ job_id: "job-1", event: { kind: "finished", outcome: "succeeded", summary: "Every resolver answers the new host. The cut-over sync ran by itself: 2 messages copied." } });
+    await flush();
+    expect(q('[data-testid="cutover"] h2')!.textContent).toBe("The cut-over watch ended");
+    expect(q('[data-testid="cutover-john@example.com"]')!.textContent).toBe("john@example.com2 of 22.0 KiB");
+  });
+
+  it("cannot start while something blocks it", async () => {
+    await discovered();
+    tid("phase-cutover")!.click();
+    expect((tid("mx-switched") as HTMLButtonElement).disabled).toBe(true);
+    expect(tid("cutover-blockers")!.textContent).toBe("Discover the old server first.");
+  });
+});

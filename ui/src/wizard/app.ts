@@ -29,6 +29,7 @@ import { placeholderBody } from "../screens/placeholder";
 import { PROFILES_LEAD, ProfilesScreen } from "../screens/profiles";
 import { QUARANTINE_LEAD, QuarantineScreen } from "../screens/quarantine";
 import { ResolveController } from "../screens/resolve";
+import { CUTOVER_LEAD, cutoverBody } from "../screens/cutover";
 import { DNS_LEAD, dnsBody } from "../screens/dns";
 import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
@@ -185,7 +186,10 @@ export class Wizard {
     let job = s.job && s.job.id === event.job_id ? { ...s.job } : null;
     const e = event.event;
     if (e.kind === "started") {
-      job = { id: event.job_id, kind: e.job, running: true, accounts: e.accounts, summary: null };
+      // a job may start another inside it (the cut-over watch runs the delta sync under its own
+      // id): the job keeps the kind it was started as
+      const kind = job ? job.kind : e.job;
+      job = { id: event.job_id, kind, running: true, accounts: e.accounts, summary: job?.summary ?? null };
       this.state = { ...s, job, rates: [] };
     } else if (job) {
       if (e.kind === "account") {
@@ -406,6 +410,16 @@ export class Wizard {
             typeMx: (names) => {
               this.state.typedMx = names;
             },
+          },
+        );
+        break;
+      case "cutover":
+        lead = CUTOVER_LEAD;
+        body = cutoverBody(
+          { blockers: current.blockers, job: s.job, error: s.error },
+          {
+            switched: () => void this.startSync("dns_watch"),
+            stop: () => void this.host.cancelJob(),
           },
         );
         break;
