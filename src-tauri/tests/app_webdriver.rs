@@ -561,6 +561,21 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
         "{summary}"
     );
     shot(&c, "14e-cutover-done.png").await;
+
+    // --- Final sync (the same job the menu-bar's "Run final sync…" starts), after a confirmation --
+    click(&c, &tid("phase-final_sync")).await;
+    click(&c, &tid("start-sync")).await;
+    wait_for(&c, &tid("confirm-sync")).await;
+    shot(&c, "14f-final-sync-confirm.png").await;
+    click(&c, &tid("confirm-yes")).await;
+    wait_text(
+        &c,
+        &format!("{} h2", tid("sync-summary")),
+        "the final sync's end",
+        |t| t == "The final sync ended",
+    )
+    .await;
+    shot(&c, "14g-final-sync-done.png").await;
     c.close().await.unwrap();
 
     // --- quit and reopen: the same migration and its next step are back ------------------------

@@ -191,6 +191,18 @@ describe("Initial sync", () => {
     expect(tid("start-sync")!.textContent).toBe("Run the initial sync again");
   });
 
+  it("says when a run had nothing new to copy", async () => {
+    await discovered();
+    const w = new Wizard(root, host, host.info, host.view);
+    await host.watchJobs((e) => w.onJobEvent(e));
+    w.state.selected = "initial_sync";
+    w.render();
+    host.emit({ job_id: "job-2", event: { kind: "started", job: "initial_sync", accounts: [progress("john@example.com", 0, 0, { stage: "done", eta_seconds: null })] } });
+    host.emit({ job_id: "job-2", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 0 messages copied" } });
+    await flush();
+    expect(tid("overall")!.textContent).toBe("Nothing new to copy: every message was already there");
+  });
+
   it("says what blocks it before the destination is chosen", async () => {
     await discovered();
     tid("phase-initial_sync")!.click();

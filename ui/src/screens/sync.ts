@@ -107,7 +107,7 @@ function progressCard(job: JobView, rates: number[]): HTMLElement {
     h(
       "div",
       { class: "progress-head" },
-      h("strong", { "data-testid": "overall" }, total === 0 && job.running ? "Looking at the folders…" : `${bytes(done)} of ${bytes(total)} (${Math.floor(percent(done, total))} %)`),
+      h("strong", { "data-testid": "overall" }, total === 0 ? (job.running ? "Looking at the folders…" : "Nothing new to copy: every message was already there") : `${bytes(done)} of ${bytes(total)} (${Math.floor(percent(done, total))} %)`),
       h("span", { class: "sub", "data-testid": "rate" }, job.running ? `${bytes(Math.round(rate))}/s` : ""),
       h("span", { class: "sub", "data-testid": "eta" }, eta !== null ? `About ${duration(eta)} left` : ""),
     ),
