@@ -364,6 +364,8 @@ pub fn review_account(
                 dest_matching: fv.dest_matching,
                 dest_other: fv.dest_other,
                 dest_messages: fv.dest_matching + fv.dest_other,
+                // The engine's verification sets resolved messages apart itself.
+                resolved: fv.resolved,
                 ..Default::default()
             };
             if let Some(s) = sizes.get(fv.dest.as_str()) {
