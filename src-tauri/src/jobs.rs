@@ -182,7 +182,7 @@ pub fn start_sync<R: Runtime>(
                         let summary = match (&outcome.delta, outcome.switched) {
                             (Some(delta), true) => format!(
                                 "Every resolver answers the new host. The cut-over sync ran by itself: {}",
-                                delta.summary
+                                delta.summary.trim_start_matches("Cut-over sync: ")
                             ),
                             (None, true) => "Every resolver answers the new host.".to_string(),
                             (_, false) => "Stopped before every resolver answered the new host; start the watch again.".to_string(),

@@ -48,7 +48,7 @@ export function cutoverBody(p: CutoverProps, a: CutoverActions): (HTMLElement | 
           h(
             "table",
             {},
-            h("tbody", {}, copying.map((x) => h("tr", { "data-testid": `cutover-${x.account}` }, h("td", { class: "mono" }, x.account), h("td", { class: "num" }, `${count(x.messages_done)} of ${count(x.messages_total)}`), h("td", { class: "num" }, bytes(x.bytes_done))))),
+            h("tbody", {}, copying.map((x) => h("tr", { "data-testid": `cutover-${x.account}` }, h("td", { class: "mono" }, x.account), h("td", { class: "num" }, x.messages_total === 0 ? "nothing new" : `${count(x.messages_done)} of ${count(x.messages_total)}`), h("td", { class: "num" }, bytes(x.bytes_done))))),
           ),
         )
       : null,

@@ -143,8 +143,9 @@ function accountRow(acc: AccountProgress): HTMLElement {
       acc.folder && acc.stage === "copying" ? h("span", { class: "sub" }, acc.folder) : null,
       acc.error ? h("span", { class: "sub bad", "data-testid": "account-error" }, acc.error) : null,
     ),
-    h("td", { class: "num" }, bar(percent(acc.messages_done, acc.messages_total), "messages"), h("span", { "data-testid": "messages-done" }, `${count(acc.messages_done)} of ${count(acc.messages_total)}`)),
-    h("td", { class: "num" }, bar(percent(acc.bytes_done, acc.bytes_total), "bytes"), h("span", {}, `${bytes(acc.bytes_done)} of ${bytes(acc.bytes_total)}`)),
+    // An account with nothing new says so rather than "0 of 0" beside an empty bar.
+    h("td", { class: "num" }, bar(acc.messages_total === 0 && acc.stage === "done" ? 100 : percent(acc.messages_done, acc.messages_total), "messages"), h("span", { "data-testid": "messages-done" }, acc.messages_total === 0 && acc.stage === "done" ? "nothing new" : `${count(acc.messages_done)} of ${count(acc.messages_total)}`)),
+    h("td", { class: "num" }, bar(acc.bytes_total === 0 && acc.stage === "done" ? 100 : percent(acc.bytes_done, acc.bytes_total), "bytes"), h("span", {}, acc.bytes_total === 0 && acc.stage === "done" ? "up to date" : `${bytes(acc.bytes_done)} of ${bytes(acc.bytes_total)}`)),
   );
 }
 
