@@ -86,8 +86,10 @@ async fn maildir_flag_changes_after_the_copy_reach_the_destination_and_an_untouc
         want,
         "the change must be visible before the re-run"
     );
-    // Past the change token's racy window, so that this run's token can vouch for the next.
-    std::thread::sleep(Duration::from_millis(150));
+    // Past the change token's racy window (100 ms), so that this run's token can vouch for the
+    // next; with margin, because the IMAP read above lets Dovecot touch the store (uidlist,
+    // new/ -> cur/) a moment after the session ends, later still on a loaded machine.
+    std::thread::sleep(Duration::from_millis(1000));
 
     let (s2, d2) = (maildir(&src, "jdoe"), side(&dst, "alice", 2));
     let second = sync_maildir(&s2, &d2, &st).await;
