@@ -3,6 +3,7 @@
 //! `quarantine archive`, `decommission` on the project file (`--project FILE` or
 //! `FERRY_PROJECT`). Parsing and printing only: the phases live in `ferry_project::phases`.
 
+use ferry_project::words::plural;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -784,14 +785,6 @@ impl ProgressView {
             AccountStage::Stopped | AccountStage::WaitingForLimit => bar.abandon(),
             _ => {}
         }
-    }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 

@@ -169,7 +169,15 @@ pub fn mailflow_watch(root: &Path, req: &MailflowRequest) -> Result<MailflowWatc
 }
 
 fn quarantine_mailboxes(root: &Path) -> Result<Vec<ferry_cutover::quarantine::QuarantineMailbox>> {
-    let inventory = crate::discover::run(root)?;
+    quarantine_mailboxes_of(root, &crate::discover::run(root)?)
+}
+
+/// The quarantine of the server whose `/` is `root`, as `inventory` found it: the junk-training
+/// mailboxes' stores and amavis' quarantine folder.
+pub fn quarantine_mailboxes_of(
+    root: &Path,
+    inventory: &Inventory,
+) -> Result<Vec<ferry_cutover::quarantine::QuarantineMailbox>> {
     let training: Vec<StoreAccount> = inventory
         .training_mailboxes
         .iter()

@@ -3,6 +3,7 @@
 //! profiles, a clone of the server kept), each item done / not yet / blocked with what to do, in
 //! a person's words. Plain inputs: the project fills them from its file.
 
+use crate::words::plural;
 use chrono::{DateTime, Duration, Utc};
 use ferry_cutover::dns::DnsReport;
 use ferry_cutover::mailflow::MailflowReport;
@@ -122,10 +123,6 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn accounts_item(input: &ChecklistInput) -> ChecklistItem {
     const TITLE: &str = "Every account final-synced and verified";
     let id = ChecklistItemId::AccountsFinalSynced;
@@ -162,7 +159,7 @@ fn accounts_item(input: &ChecklistInput) -> ChecklistItem {
             blocked.push(format!(
                 "{}: {} not on the new host",
                 a.account,
-                plural(a.missing as usize, "message", "messages")
+                plural(a.missing, "message", "messages")
             ));
         } else if a.final_synced_at.is_none() {
             waiting.push(format!("{}: final sync not run yet", a.account));
@@ -179,7 +176,7 @@ fn accounts_item(input: &ChecklistInput) -> ChecklistItem {
     let ok = included.len() - blocked.len() - waiting.len();
     let head = format!(
         "{ok} of {} final-synced and verified.",
-        plural(included.len(), "account", "accounts")
+        plural(included.len() as u64, "account", "accounts")
     );
     if !blocked.is_empty() {
         let mut lines = blocked;
@@ -308,7 +305,7 @@ fn quiet_item(input: &ChecklistInput) -> ChecklistItem {
     } else {
         format!(
             " {} after the cut-over the logs show but the old store does not hold (deleted, or never written): ask those people whether they miss mail.",
-            plural(m.logged_not_stored.len(), "delivery", "deliveries")
+            plural(m.logged_not_stored.len() as u64, "delivery", "deliveries")
         )
     };
     let needed = Duration::hours(i64::from(hours));
@@ -380,8 +377,8 @@ fn quarantine_item(input: &ChecklistInput) -> ChecklistItem {
                 ItemState::Done,
                 format!(
                     "{} archived ({} on {}).",
-                    plural(q.mailboxes.len(), "mailbox", "mailboxes"),
-                    plural(messages as usize, "message", "messages"),
+                    plural(q.mailboxes.len() as u64, "mailbox", "mailboxes"),
+                    plural(u64::from(messages), "message", "messages"),
                     when(q.archived_at)
                 ),
                 None,
@@ -396,7 +393,7 @@ fn quarantine_item(input: &ChecklistInput) -> ChecklistItem {
                 format!(
                     "The archive of {} is incomplete: {} could not be read.",
                     when(q.archived_at),
-                    plural(failed as usize, "message", "messages")
+                    plural(u64::from(failed), "message", "messages")
                 ),
                 Some("Read the archive's warnings, fix what they name, and archive the quarantine again (messages already archived are not added twice).".into()),
             )

@@ -18,3 +18,4 @@ pub mod review;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod words;

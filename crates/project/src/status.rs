@@ -2,6 +2,7 @@
 //! Computed from the project file alone, so the CLI's `ferry status`, the app's sidebar and the
 //! menu-bar icon all say the same.
 
+use crate::words::plural;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -66,14 +67,6 @@ pub fn warning_code(code: &ferry_discover::WarningCode) -> String {
         .unwrap_or_default()
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// Computes every phase's state from the project.
 pub fn status(project: &Project) -> Result<MigrationStatus> {
     let snapshot = project.inventory()?;
@@ -120,7 +113,7 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                 None => (PhaseState::NotStarted, None),
                 Some(s) => {
                     let open = undecided_warnings(project)?;
-                    let accounts = plural(s.inventory.accounts.len(), "account", "accounts");
+                    let accounts = plural(s.inventory.accounts.len() as u64, "account", "accounts");
                     if open == 0 {
                         (PhaseState::Done, Some(format!("{accounts} found")))
                     } else {
@@ -128,7 +121,7 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                             PhaseState::NeedsAttention,
                             Some(format!(
                                 "{accounts} found; {} to decide on",
-                                plural(open, "warning", "warnings")
+                                plural(open as u64, "warning", "warnings")
                             )),
                         )
                     }
@@ -145,7 +138,7 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                         Some(format!(
                             "{}: {} to copy",
                             d.name,
-                            plural(included.len(), "account", "accounts")
+                            plural(included.len() as u64, "account", "accounts")
                         )),
                     ),
                 }
@@ -189,7 +182,7 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                 } else if ok == needed.len() {
                     (
                         PhaseState::Done,
-                        Some(format!("{} work", plural(ok, "login", "logins"))),
+                        Some(format!("{} work", plural(ok as u64, "login", "logins"))),
                     )
                 } else {
                     (

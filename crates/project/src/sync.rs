@@ -526,6 +526,30 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// The run over all accounts from each account's summary; `seconds` of wall-clock time.
+    pub fn of(summaries: Vec<AccountSummary>, state: &Path, seconds: f64) -> SyncReport {
+        let mut r = SyncReport {
+            state_file: state.display().to_string(),
+            seconds,
+            ..Default::default()
+        };
+        for s in &summaries {
+            r.copied += s.copied;
+            r.already_there += s.already_there;
+            r.skipped += s.skipped;
+            r.failed += s.failed;
+            r.bytes += s.bytes;
+            r.fatal += u64::from(s.fatal.is_some());
+        }
+        r.complete = summaries.iter().all(AccountSummary::complete);
+        r.accounts = summaries;
+        if seconds > 0.0 {
+            r.messages_per_second = r.copied as f64 / seconds;
+            r.bytes_per_second = r.bytes as f64 / seconds;
+        }
+        r
+    }
+
     /// 0: complete; 2: some messages failed (a re-run copies only what is missing); 1: an account
     /// could not be synced at all.
     pub fn exit_code(&self) -> u8 {
@@ -624,26 +648,11 @@ pub async fn run_sync(
         .buffer_unordered(opts.parallel_accounts.max(1))
         .collect()
         .await;
-    let mut r = SyncReport {
-        state_file: path.display().to_string(),
-        ..Default::default()
-    };
-    for s in &summaries {
-        r.copied += s.copied;
-        r.already_there += s.already_there;
-        r.skipped += s.skipped;
-        r.failed += s.failed;
-        r.bytes += s.bytes;
-        r.fatal += u64::from(s.fatal.is_some());
-    }
-    r.complete = summaries.iter().all(AccountSummary::complete);
-    r.accounts = summaries;
-    r.seconds = started.elapsed().as_secs_f64();
-    if r.seconds > 0.0 {
-        r.messages_per_second = r.copied as f64 / r.seconds;
-        r.bytes_per_second = r.bytes as f64 / r.seconds;
-    }
-    Ok(r)
+    Ok(SyncReport::of(
+        summaries,
+        &path,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Verification of every pair.

@@ -2,7 +2,7 @@
 //! destination, the cut-over watch that starts the delta sync by itself once every resolver
 //! answers only the new MX, the mail still arriving at the old server, and the quarantine archive.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ferry_cutover::dns::{DnsReport, HostSet, Targets, WatchOptions};
 use ferry_cutover::mailflow::{MailflowOptions, MailflowReport};
@@ -390,20 +390,9 @@ pub async fn quarantine(
     let source = project
         .source()?
         .ok_or_else(|| PhaseError::NotReady("Discover the old server first.".into()))?;
-    let root = PathBuf::from(&source.root);
-    let training: Vec<_> = snapshot
-        .inventory
-        .training_mailboxes
-        .iter()
-        .filter_map(|t| {
-            Some(ferry_cutover::mailflow::StoreAccount {
-                name: t.short_name.clone(),
-                dir: PathBuf::from(t.store.clone()?),
-            })
-        })
-        .collect();
-    let mailboxes = ferry_cutover::quarantine::find(&root, &training)
-        .map_err(|e| PhaseError::NotReady(e.to_string()))?;
+    let mailboxes =
+        crate::cutover::quarantine_mailboxes_of(Path::new(&source.root), &snapshot.inventory)
+            .map_err(|e| PhaseError::NotReady(e.to_string()))?;
     let started = host.now().timestamp();
     let run = project.log_run(
         "quarantine",

@@ -2,7 +2,7 @@
 //! DNS all new, no mail at the old server for 72 hours, quarantine archived, profiles exported,
 //! a clone kept) and the final report a consultant hands the customer.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use ferry_cutover::dns::DnsReport;
@@ -62,18 +62,7 @@ pub async fn decommission(
     let source = project.source()?;
     let has_quarantine = match (&snapshot, &source) {
         (Some(s), Some(src)) => {
-            let training: Vec<_> = s
-                .inventory
-                .training_mailboxes
-                .iter()
-                .filter_map(|t| {
-                    Some(ferry_cutover::mailflow::StoreAccount {
-                        name: t.short_name.clone(),
-                        dir: PathBuf::from(t.store.clone()?),
-                    })
-                })
-                .collect();
-            ferry_cutover::quarantine::find(Path::new(&src.root), &training)
+            crate::cutover::quarantine_mailboxes_of(Path::new(&src.root), &s.inventory)
                 .map(|m| !m.is_empty())
                 .unwrap_or(true)
         }

@@ -3,6 +3,7 @@
 //! connection limits, as one cancellable job. What each run copied goes into the phase log; the
 //! final sync ends with a verification per account and marks the source as finished.
 
+use crate::words::plural;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -310,13 +311,18 @@ pub async fn run(
     let mut options = options;
     options.sync.cancel = control.cancel.clone();
     options.sync.clock = host.sync_clock();
+    let started = std::time::Instant::now();
     let summaries = copy_accounts(&pairs, &options, &tracker).await;
     let cancelled = control.cancel.is_cancelled() || summaries.iter().any(|(_, s)| s.cancelled);
     let resumes_at = summaries
         .iter()
         .filter_map(|(_, s)| s.budget_exhausted_until)
         .max();
-    let mut report = aggregate(summaries, &state_path);
+    let mut report = SyncReport::of(
+        summaries.into_iter().map(|(_, s)| s).collect(),
+        &state_path,
+        started.elapsed().as_secs_f64(),
+    );
     report.complete = report.complete && not_started.is_empty() && !cancelled;
 
     let verification = if kind == JobKind::FinalSync && !cancelled && report.fatal == 0 {
@@ -453,31 +459,6 @@ async fn copy_accounts(
         .await
 }
 
-fn aggregate(summaries: Vec<(String, AccountSummary)>, state: &Path) -> SyncReport {
-    let mut r = SyncReport {
-        state_file: state.display().to_string(),
-        ..Default::default()
-    };
-    let mut seconds: f64 = 0.0;
-    for (_, s) in &summaries {
-        r.copied += s.copied;
-        r.already_there += s.already_there;
-        r.skipped += s.skipped;
-        r.failed += s.failed;
-        r.bytes += s.bytes;
-        r.fatal += u64::from(s.fatal.is_some());
-        seconds = seconds.max(s.seconds);
-    }
-    r.complete = summaries.iter().all(|(_, s)| s.complete());
-    r.accounts = summaries.into_iter().map(|(_, s)| s).collect();
-    r.seconds = seconds;
-    if seconds > 0.0 {
-        r.messages_per_second = r.copied as f64 / seconds;
-        r.bytes_per_second = r.bytes as f64 / seconds;
-    }
-    r
-}
-
 fn summarize(
     kind: JobKind,
     report: &SyncReport,
@@ -525,14 +506,6 @@ fn summarize(
         format!("{head} stopped on request; run it again to continue where it stopped")
     } else {
         format!("{head}: {}", parts.join("; "))
-    }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 
