@@ -120,8 +120,23 @@ async fn wait_for(c: &Client, css: &str) -> Element {
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
+/// The element's text. The screens re-render as progress arrives, so an element found a moment
+/// ago may have been replaced: find it again then.
 async fn text(c: &Client, css: &str) -> String {
-    wait_for(c, css).await.text().await.expect("element text")
+    let mut tries = 0;
+    loop {
+        match wait_for(c, css).await.text().await {
+            Ok(text) => return text,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && tries < 20 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("text of {css}: {e}"),
+        }
+    }
 }
 
 async fn scroll_to(c: &Client, css: &str) {
