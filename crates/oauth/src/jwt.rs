@@ -38,6 +38,11 @@ impl SigningKey {
         Ok(SigningKey(pair))
     }
 
+    /// The public half, as the PKCS#1 `RSAPublicKey` DER a certificate's subject public key holds.
+    pub fn public_key_der(&self) -> &[u8] {
+        self.0.public().as_ref()
+    }
+
     /// `header.claims.signature`, RS256.
     pub fn sign(&self, header: &Value, claims: &Value) -> Result<String, TokenError> {
         let mut out = format!(
@@ -71,13 +76,7 @@ pub struct Thumbprints {
 impl Thumbprints {
     /// From the first certificate in `pem`.
     pub fn from_certificate_pem(pem: &str) -> Result<Thumbprints, TokenError> {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
-            bad(
-                "the app's certificate",
-                format!("no PEM certificate found ({e})"),
-            )
-        })?;
-        Ok(Thumbprints::from_der(&der))
+        Ok(Thumbprints::from_der(&certificate_der(pem)?))
     }
 
     pub fn from_der(der: &[u8]) -> Thumbprints {
@@ -88,6 +87,28 @@ impl Thumbprints {
             sha256: URL_SAFE_NO_PAD.encode(sha256.as_ref()),
         }
     }
+}
+
+/// The DER of the first certificate in `pem`.
+pub fn certificate_der(pem: &str) -> Result<Vec<u8>, TokenError> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|der| der.to_vec())
+        .map_err(|e| {
+            bad(
+                "the app's certificate",
+                format!("no PEM certificate found ({e})"),
+            )
+        })
+}
+
+/// Whether `key` is the private key of the certificate `certificate_der`: its public key (the
+/// PKCS#1 DER the certificate's subject public key info holds as it is) is in the certificate.
+pub fn key_matches_certificate(key: &SigningKey, certificate_der: &[u8]) -> bool {
+    let public = key.public_key_der();
+    !public.is_empty()
+        && certificate_der
+            .windows(public.len())
+            .any(|window| window == public)
 }
 
 /// Seconds since the Unix epoch.

@@ -39,10 +39,19 @@ pub enum AppCredential {
 
 impl AppCredential {
     /// From PEM texts: the private key and the certificate uploaded to the app.
+    /// The key must be the certificate's (else Microsoft would refuse every assertion it signs).
     pub fn certificate(key_pem: &str, certificate_pem: &str) -> Result<AppCredential, TokenError> {
+        let key = SigningKey::from_pem(key_pem, "the app's private key")?;
+        let der = crate::jwt::certificate_der(certificate_pem)?;
+        if !crate::jwt::key_matches_certificate(&key, &der) {
+            return Err(TokenError::new(
+                TokenErrorKind::BadSettings,
+                "the private key does not belong to the certificate (its public key is not the certificate's)",
+            ));
+        }
         Ok(AppCredential::Certificate {
-            key: Box::new(SigningKey::from_pem(key_pem, "the app's private key")?),
-            thumbprints: Thumbprints::from_certificate_pem(certificate_pem)?,
+            key: Box::new(key),
+            thumbprints: Thumbprints::from_der(&der),
         })
     }
 }

@@ -81,6 +81,19 @@ async fn secrets_come_from_the_vault_under_a_synthetic_host() {
         panic!("{err}");
     };
     assert_eq!(e.kind, TokenErrorKind::BadSettings);
+    // Another key with the certificate: refused, saying so, and nothing stored over the good one.
+    let other = TestKey::generate();
+    let err = store_secret(
+        &vault,
+        &cert,
+        &Secret::new(format!("{}{}", other.private_pem, key.certificate_pem)),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the private key does not belong to the certificate (its public key is not the certificate's)"
+    );
+    token_source(&cert, &vault).unwrap();
 
     // Google: the JSON key file, checked against the account the project names.
     let google = OAuthSettings::GoogleServiceAccount {
