@@ -28,6 +28,13 @@ pub trait ProjectHost: Send + Sync {
     /// The password vault (asks for its passphrase the host's way: prompt, dialog, environment).
     fn vault(&self) -> Result<Box<dyn Vault>, String>;
 
+    /// [`ProjectHost::vault`], with a password file still waiting for its passphrase told apart
+    /// ([`OpenVaultError::Locked`]: the app then asks for it in a dialog and tries again). The
+    /// phases open the vault with this; a host that never waits keeps the default.
+    fn open_vault(&self) -> Result<Box<dyn Vault>, OpenVaultError> {
+        self.vault().map_err(OpenVaultError::Failed)
+    }
+
     /// Which DNS resolvers the cut-over checks ask (empty: the system's).
     fn dns_options(&self) -> DnsOptions {
         DnsOptions::default()
@@ -43,6 +50,29 @@ pub trait ProjectHost: Send + Sync {
         let wait = (at - self.now()).to_std().unwrap_or_default();
         Box::pin(tokio::time::sleep(wait))
     }
+}
+
+/// Why the vault could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenVaultError {
+    /// The encrypted password file is the store here, and nobody has given its passphrase yet.
+    #[error("{0}")]
+    Locked(VaultLocked),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The encrypted password file waiting for its passphrase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Ferry's password file {} is locked: its passphrase has not been given{}",
+    path.display(),
+    if *exists { "" } else { " (the file does not exist yet: choose one)" }
+)]
+pub struct VaultLocked {
+    pub path: std::path::PathBuf,
+    /// Whether the file is there already (enter its passphrase) or not yet (choose one).
+    pub exists: bool,
 }
 
 /// The real machine: the system clock, the vault the environment chooses (`FERRY_VAULT`,

@@ -9,6 +9,7 @@ pub mod destination;
 pub mod discover;
 pub mod host;
 pub mod jobs;
+pub mod passphrase;
 pub mod phases;
 pub mod plan;
 pub mod profiles;

@@ -813,8 +813,11 @@ impl Project {
             })
             .optional()
             .map_err(|e| self.db_err(e))?
-            .map(|json| serde_json::from_str(&json).map_err(|e| self.db_err(e)))
+            // A value stored as JSON null (an optional setting cleared, e.g. no certificate pin
+            // for a host with a publicly signed certificate) reads as absent.
+            .map(|json| serde_json::from_str::<Option<T>>(&json).map_err(|e| self.db_err(e)))
             .transpose()
+            .map(Option::flatten)
     }
 
     fn put_json<T: Serialize>(&mut self, key: &str, value: &T) -> Result<()> {

@@ -71,7 +71,7 @@ pub struct ImapUrl {
 /// A loopback address (also in brackets or IPv4-mapped) or `localhost`: the hosts plain TCP may
 /// go to. The same rule as ferry-imap's, which enforces it on every connection; checked here too
 /// so that a wrong URL or accounts line is named before anything starts.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_end_matches('.');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -148,10 +148,21 @@ async fn a_cancelled_sync_job_continues_exactly_once() {
     .unwrap();
     assert!(!again.cancelled);
     assert_eq!(again.report.failed, 0, "{}", again.summary);
+    let on_new_host = digests(&new, "jane.doe@example.com");
     assert_eq!(
-        digests(&new, "jane.doe@example.com"),
+        on_new_host,
         digests(&old, "jdoe"),
         "every message exactly once"
+    );
+    // The continued run says what it copied and what is on the new host in all.
+    assert_eq!(copied_first + again.report.copied, on_new_host.len() as u64);
+    assert_eq!(
+        again.summary,
+        format!(
+            "Initial sync: {} messages copied; {} messages on the new host in all, with the run that stopped before",
+            again.report.copied,
+            on_new_host.len()
+        )
     );
 }
 

@@ -1128,6 +1128,19 @@ impl StateDb {
         Ok(out)
     }
 
+    /// How many of the account's messages are on the destination by the ledger: copied by any
+    /// run, or found there already.
+    pub fn messages_on_destination(&self, account: &str) -> Result<u64, SyncError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM message WHERE account = ?1 AND state IN ('copied', 'present')",
+                params![account],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err())
+    }
+
     pub fn start_run(&self, account: &str) -> Result<i64, SyncError> {
         self.conn
             .execute(

@@ -201,9 +201,7 @@ fn credentials_for(
             return Err(Box::new(failed(
                 Status::MissingPassword,
                 format!("no password stored for {auth_user} at {host}"),
-                format!(
-                    "Enter it with `ferry credentials set {auth_user} --host {host}` or import a password file."
-                ),
+                format!("Enter the password of {auth_user} at {host}, or import a password file."),
             )))
         }
         Err(err) => return Err(Box::new(vault_failure(&failed, &err))),
@@ -306,7 +304,7 @@ async fn run_one(job: Prepared, timeouts: Timeouts) -> (LoginCheck, bool) {
                 check.advice = if job.admin {
                     "Check the admin password, and that the user exists on this server.".into()
                 } else {
-                    "Check the password (set it again with `ferry credentials set`), and that the user name is right for this server.".into()
+                    "Check the password and enter it again, and check that the user name is right for this server.".into()
                 };
             }
         }
@@ -434,6 +432,9 @@ mod tests {
         let results = check_logins(&vault, &servers, &targets, CheckOptions::default()).await;
         assert_eq!(results.len(), 1, "the source has no server: skipped");
         assert_eq!(results[0].status, Status::MissingPassword);
-        assert!(results[0].advice.contains("ferry credentials set"));
+        assert_eq!(
+            results[0].advice,
+            "Enter the password of jdoe@example.com at 127.0.0.1, or import a password file."
+        );
     }
 }

@@ -164,6 +164,69 @@ impl FileVault {
         }
     }
 
+    /// Whether a password file is at `path` (a missing file is `false`; a folder in the way or an
+    /// unreadable parent is an error). Reads no contents and needs no passphrase.
+    pub fn exists(path: &Path) -> Result<bool, VaultError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => Err(VaultError::Io {
+                action: "read",
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "it is a folder, not a file",
+                ),
+            }),
+            Ok(_) => Ok(true),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(VaultError::Io {
+                action: "read",
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Opens the file at `path` only if it exists: a passphrase is checked against it without
+    /// anything being written (a wrong one is [`VaultError::WrongPassphrase`]; a missing file an
+    /// [`VaultError::Io`] of kind `NotFound`).
+    pub fn open_existing(path: &Path, passphrase: &SecretString) -> Result<Self, VaultError> {
+        if passphrase.expose_secret().is_empty() {
+            return Err(VaultError::EmptyPassphrase);
+        }
+        let bytes = std::fs::read(path).map_err(|source| VaultError::Io {
+            action: "read",
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::open_bytes(path, passphrase, &bytes)
+    }
+
+    /// Creates a new, empty password file at `path` protected by `passphrase`, and writes it at
+    /// once (so the file and its passphrase exist from now on, even before a first password). A
+    /// file already there is left alone: [`VaultError::Io`] of kind `AlreadyExists`.
+    pub fn create(
+        path: &Path,
+        passphrase: &SecretString,
+        params: KdfParams,
+    ) -> Result<Self, VaultError> {
+        if Self::exists(path)? {
+            return Err(VaultError::Io {
+                action: "create",
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a password file is already there",
+                ),
+            });
+        }
+        let vault = Self::open_or_create(path, passphrase, params)?;
+        {
+            let state = vault.lock();
+            vault.write(&state, &BTreeMap::new())?;
+        }
+        Ok(vault)
+    }
+
     fn open_bytes(
         path: &Path,
         passphrase: &SecretString,
@@ -579,6 +642,94 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, VaultError::EmptyPassphrase));
+    }
+
+    #[test]
+    fn exists_tells_a_missing_file_from_one_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/v.ferry");
+        assert!(!FileVault::exists(&path).unwrap());
+        let err = FileVault::exists(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read the password file {}: it is a folder, not a file",
+                dir.path().display()
+            )
+        );
+        let filled = filled(dir.path());
+        assert!(FileVault::exists(&filled).unwrap());
+    }
+
+    #[test]
+    fn open_existing_checks_the_passphrase_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled(dir.path());
+        let before = std::fs::read(&path).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let err = FileVault::open_existing(&path, &pass("correct horsE"))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, VaultError::WrongPassphrase { path: p } if *p == path.display().to_string()),
+            "{err}"
+        );
+        let vault = FileVault::open_existing(&path, &pass("correct horse")).unwrap();
+        assert_eq!(
+            vault
+                .get("mail.example.com", "jdoe")
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "Pw-Jdoe-481516"
+        );
+        drop(vault);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            modified
+        );
+        // No file: nothing is created.
+        let missing = dir.path().join("none.ferry");
+        let err = FileVault::open_existing(&missing, &pass("correct horse"))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, VaultError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{err}"
+        );
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn create_writes_an_empty_file_at_once_and_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/new.ferry");
+        let vault = FileVault::create(&path, &pass("a new passphrase"), FAST).unwrap();
+        assert!(vault.get("h", "u").unwrap().is_none());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], MAGIC);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // It opens with that passphrase only.
+        FileVault::open_existing(&path, &pass("a new passphrase")).unwrap();
+        assert!(matches!(
+            FileVault::open_existing(&path, &pass("another one")),
+            Err(VaultError::WrongPassphrase { .. })
+        ));
+        // A second create leaves the first file as it was.
+        let err = FileVault::create(&path, &pass("another one"), FAST)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, VaultError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 
     #[test]

@@ -81,7 +81,10 @@ async fn user_passwords_ok_wrong_missing() {
         "{}",
         results[1].message
     );
-    assert!(results[1].advice.contains("ferry credentials set"));
+    assert_eq!(
+        results[1].advice,
+        "Check the password and enter it again, and check that the user name is right for this server."
+    );
     assert!(!results[1].message.contains("not-the-password"));
 }
 

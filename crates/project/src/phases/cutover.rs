@@ -181,6 +181,97 @@ pub async fn dns_check(
     }
 }
 
+/// The wait after the admin lowered the TTL: resolvers may still hold the old answer for as
+/// long as the old TTL, so the MX switch waits until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TtlWait {
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub lowered_at: i64,
+    /// The highest TTL the DNS checks saw before the switch (MX records and their hosts).
+    pub old_ttl_secs: u32,
+    /// Unix seconds: `lowered_at + old_ttl_secs`.
+    #[ts(type = "number")]
+    pub switch_after: i64,
+}
+
+impl TtlWait {
+    fn new(lowered_at: i64, old_ttl_secs: u32) -> Self {
+        TtlWait {
+            lowered_at,
+            old_ttl_secs,
+            switch_after: lowered_at + i64::from(old_ttl_secs),
+        }
+    }
+}
+
+/// The old TTL to wait out after lowering (seconds); when it was lowered is the fact
+/// `ttl_lowered_at`, which the final report also shows.
+pub const OLD_TTL_SETTING: &str = "old_ttl_secs";
+
+/// The admin lowered the TTL now: records when, and the old TTL to wait out, taken from the DNS
+/// checks so far (the highest TTL seen before the switch, so a check made after lowering does
+/// not shorten the wait). Needs at least one DNS check.
+pub fn mark_ttl_lowered(
+    project: &mut Project,
+    host: &dyn ProjectHost,
+) -> Result<TtlWait, PhaseError> {
+    let old_ttl_secs = project
+        .runs()?
+        .iter()
+        .filter(|r| r.phase == "dns_check")
+        .filter_map(|r| r.result.get("report"))
+        .filter_map(|report| serde_json::from_value::<DnsReport>(report.clone()).ok())
+        .flat_map(|report| report.domains)
+        .filter_map(|d| d.ttl)
+        .filter(|ttl| ttl.stage == ferry_cutover::dns::SwitchStage::Before)
+        .map(|ttl| ttl.max_ttl)
+        .max()
+        .ok_or_else(|| {
+            PhaseError::NotReady(
+                "Check DNS first: Ferry needs the TTL the resolvers saw before you lowered it, to tell you how long to wait.".into(),
+            )
+        })?;
+    let lowered_at = host.now().timestamp();
+    project.set_setting(OLD_TTL_SETTING, &old_ttl_secs)?;
+    project.set_fact(Fact::TtlLoweredAt, Some(lowered_at))?;
+    Ok(TtlWait::new(lowered_at, old_ttl_secs))
+}
+
+/// The wait recorded by [`mark_ttl_lowered`], if the TTL was marked lowered.
+pub fn ttl_wait(project: &Project) -> Result<Option<TtlWait>, PhaseError> {
+    let lowered_at = project.facts()?.ttl_lowered_at;
+    let old_ttl_secs: Option<u32> = project.setting(OLD_TTL_SETTING)?;
+    Ok(lowered_at
+        .zip(old_ttl_secs)
+        .map(|(lowered_at, old_ttl_secs)| TtlWait::new(lowered_at, old_ttl_secs)))
+}
+
+/// The wait in words at `now` (times in UTC, for the command line; the app shows local time).
+pub fn ttl_wait_words(wait: &TtlWait, now: i64) -> String {
+    let at = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    let old = ferry_cutover::dns::human_secs(wait.old_ttl_secs);
+    if now >= wait.switch_after {
+        format!(
+            "The old TTL ({old}) has passed since you lowered it at {}: you can switch the MX records now.",
+            at(wait.lowered_at)
+        )
+    } else {
+        let left = u32::try_from(wait.switch_after - now).unwrap_or(u32::MAX);
+        format!(
+            "You lowered the TTL at {}: resolvers may hold the old answer for its old TTL ({old}). Switch the MX records after {} (in {}).",
+            at(wait.lowered_at),
+            at(wait.switch_after),
+            ferry_cutover::dns::human_secs(left)
+        )
+    }
+}
+
 /// What the cut-over watch came to.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -345,8 +436,8 @@ pub fn mailflow(
     let summary = match (report.quiet, report.quiet_for_secs) {
         (true, _) => format!("no mail for {} hours or more", report.quiet_hours),
         (false, Some(secs)) => format!(
-            "last mail {} hour(s) ago; {} hours of quiet needed",
-            secs / 3600,
+            "last mail {} ago; {} hours of quiet needed",
+            crate::words::plural((secs / 3600).max(0) as u64, "hour", "hours"),
             report.quiet_hours
         ),
         (false, None) => "mail still arrives at the old server".into(),
@@ -446,7 +537,7 @@ pub async fn quarantine(
                     RunOutcome::Attention
                 },
                 &serde_json::json!({
-                    "summary": format!("{} mailbox(es), {messages} message(s) archived", archive.mailboxes.len()),
+                    "summary": format!("{}, {} archived", crate::words::plural(archive.mailboxes.len() as u64, "mailbox", "mailboxes"), crate::words::plural(messages, "message", "messages")),
                     "report": archive,
                 }),
             )?;

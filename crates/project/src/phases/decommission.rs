@@ -195,7 +195,7 @@ pub async fn decommission(
             "summary": if ready {
                 "ready: the old server can be switched off".to_string()
             } else {
-                format!("{open} item(s) of the checklist not done yet")
+                format!("{} of the checklist not done yet", crate::words::plural(open as u64, "item", "items"))
             },
             "checklist": view.checklist,
         }),

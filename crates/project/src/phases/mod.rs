@@ -28,4 +28,16 @@ pub enum PhaseError {
     Sync(#[from] crate::sync::SyncSetupError),
     #[error("the password store could not be opened: {0}")]
     Vault(String),
+    /// The password file waits for its passphrase (the app asks for it and tries again).
+    #[error(transparent)]
+    VaultLocked(crate::host::VaultLocked),
+}
+
+impl From<crate::host::OpenVaultError> for PhaseError {
+    fn from(err: crate::host::OpenVaultError) -> Self {
+        match err {
+            crate::host::OpenVaultError::Locked(locked) => PhaseError::VaultLocked(locked),
+            crate::host::OpenVaultError::Failed(reason) => PhaseError::Vault(reason),
+        }
+    }
 }

@@ -74,7 +74,7 @@ pub fn export(
             PhaseError::NotReady("The plan has no address to make profiles for.".into())
         })?;
     let vault = if choice.with_passwords {
-        Some(host.vault().map_err(PhaseError::Vault)?)
+        Some(host.open_vault()?)
     } else {
         None
     };
@@ -110,7 +110,7 @@ pub fn export(
                 now,
                 RunOutcome::Succeeded,
                 &serde_json::json!({
-                    "summary": format!("{} profile(s) in {}", report.profiles.len(), report.out_dir),
+                    "summary": format!("{} in {}", crate::words::plural(report.profiles.len() as u64, "profile", "profiles"), report.out_dir),
                     "report": report,
                 }),
             )?;

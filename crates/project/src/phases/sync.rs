@@ -122,7 +122,7 @@ pub fn account_pairs(
     })?;
     let dest_endpoint = destination_endpoint(project, &dest)?;
     let source_imap: Option<SourceImap> = project.setting(SOURCE_IMAP_SETTING)?;
-    let vault = host.vault().map_err(PhaseError::Vault)?;
+    let vault = host.open_vault()?;
     // One token source for every mailbox: its cache serves them all (one Microsoft app token).
     let oauth_settings: Option<ferry_oauth::OAuthSettings> = project.setting(OAUTH_SETTING)?;
     let oauth = oauth_settings
@@ -158,7 +158,7 @@ pub fn account_pairs(
                 _ => {
                     let imap = source_imap.as_ref().ok_or_else(|| {
                         format!(
-                            "{} is read over the old server's IMAP service, which is not set up; enter its host in Credentials",
+                            "{} is read over the old server's IMAP service, which is not set up; set it up in Destination, below the accounts",
                             account.source_address
                         )
                     })?;
@@ -261,6 +261,11 @@ pub async fn run(
         PhaseError::NotReady("No new mail host chosen yet: choose it in Destination first.".into())
     })?;
     let accounts = accounts_for(&project, only)?;
+    // A run that continues one that stopped (paused, cut off, killed) copies only the rest: its
+    // own count alone would understate what is on the new host.
+    let continues_stopped = project
+        .last_run(kind.log_name())?
+        .is_some_and(|r| matches!(r.outcome, RunOutcome::Cancelled | RunOutcome::Failed));
     let run_id = project.log_run(
         kind.log_name(),
         host.now().timestamp(),
@@ -354,6 +359,14 @@ pub async fn run(
         verification.as_ref(),
         cancelled,
     );
+    if continues_stopped && !cancelled {
+        if let Some(in_all) = on_destination(&state_path, &report) {
+            summary.push_str(&format!(
+                "; {} on the new host in all, with the run that stopped before",
+                plural(in_all, "message", "messages")
+            ));
+        }
+    }
     if let Some(at) = resumes_at {
         summary.push_str(&format!(
             "; the new host's daily upload limit was reached: the rest follows after {}",
@@ -386,6 +399,17 @@ pub async fn run(
     }
     tracker.emit(JobProgress::Finished { outcome, summary });
     Ok(job_report)
+}
+
+/// The messages the ledger knows on the new host for the run's accounts (copied by any run, or
+/// found there); `None` when the ledger cannot be read (the summary then leaves it out).
+fn on_destination(state_path: &Path, report: &SyncReport) -> Option<u64> {
+    let state = ferry_sync::StateDb::open(state_path).ok()?;
+    report
+        .accounts
+        .iter()
+        .map(|a| state.messages_on_destination(&a.account).ok())
+        .sum()
 }
 
 async fn copy_accounts(
