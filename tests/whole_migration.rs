@@ -229,7 +229,18 @@ fn a_whole_migration_through_the_cli() {
         .collect();
     assert_eq!(included, ACCOUNTS.map(|(a, _)| a).to_vec());
 
-    // 3. Passwords into the encrypted file vault, then a login check of every account.
+    // 3. A login check before any password is stored says, per account, what to type.
+    let out = env.ok(&["credentials", "check"], 2);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    for (address, _) in ACCOUNTS {
+        assert!(
+            lines.contains(&format!("ferry credentials password {address}").as_str()),
+            "{out}"
+        );
+    }
+    assert!(out.contains("0 logins work, 3 problems"), "{out}");
+
+    // Passwords into the encrypted file vault, then a login check of every account.
     for (address, _) in ACCOUNTS {
         let mut child = env
             .command(&["credentials", "password", address])
@@ -248,7 +259,7 @@ fn a_whole_migration_through_the_cli() {
         assert!(out.status.success(), "{}", shown(&out));
     }
     let out = env.ok(&["credentials", "check"], 0);
-    assert!(out.contains("3 login(s) work, 0 problem(s)"), "{out}");
+    assert!(out.contains("3 logins work, 0 problems"), "{out}");
 
     // 4. The initial sync, killed mid-copy, then the same command again.
     let mut child = env
@@ -305,7 +316,34 @@ fn a_whole_migration_through_the_cli() {
     rt.block_on(dns.set_a("mx.new.test", 300, &["198.51.100.10"]));
     let out = env.ok(&["dns", "--resolver", &resolver], 0);
     assert!(out.contains("example.com"), "{out}");
-    env.ok(&["mark", "ttl-lowered"], 0);
+    // The TTL lowered (at a time given, to read the countdown exactly): the old TTL, 1 h, is
+    // counted from then, and `ferry dns` says when the switch may be made.
+    let out = env
+        .command(&["mark", "ttl-lowered"])
+        .env("FERRY_NOW", "2026-12-04T09:00:00Z")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "You lowered the TTL at 2026-12-04 09:00 UTC: resolvers may hold the old answer for its old TTL (1 h). Switch the MX records after 2026-12-04 10:00 UTC (in 1 h).\n"
+    );
+    let out = env
+        .command(&["dns", "--resolver", &resolver])
+        .env("FERRY_NOW", "2026-12-04T09:20:00Z")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\nYou lowered the TTL at 2026-12-04 09:00 UTC: resolvers may hold the old answer for its old TTL (1 h). Switch the MX records after 2026-12-04 10:00 UTC (in 40 min).\n"),
+        "{}",
+        shown(&out)
+    );
+    let out = env.ok(&["dns", "--resolver", &resolver], 0);
+    assert!(
+        out.contains("\nThe old TTL (1 h) has passed since you lowered it at 2026-12-04 09:00 UTC: you can switch the MX records now.\n"),
+        "{out}"
+    );
     let watch = env
         .command(&[
             "dns",
@@ -353,11 +391,24 @@ fn a_whole_migration_through_the_cli() {
     assert_eq!(written.len(), 3, "{written:?}");
 
     // 9. Final sync, verified.
-    let out = env.ok(&["sync", "final"], 0);
+    let out = env.run(&["sync", "final"]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert!(
-        out.contains("verified: every message is on the new host"),
-        "{out}"
+        String::from_utf8_lossy(&out.stdout).contains("verified: every message is on the new host"),
+        "{}",
+        shown(&out)
     );
+    // The cut-over sync already brought the late message: each account says so in words.
+    let lines = String::from_utf8_lossy(&out.stderr);
+    for (address, _) in ACCOUNTS {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l == format!("{address}: nothing new")),
+            "{}",
+            shown(&out)
+        );
+    }
 
     // 10. The quarantine, archived to mbox files.
     let archive = env.dir.path().join("quarantine");
@@ -494,7 +545,7 @@ fn a_migration_to_an_oauth_only_host_through_the_cli() {
     );
     assert!(out.contains("no user passwords are needed"), "{out}");
     let out = env.ok(&["credentials", "check"], 0);
-    assert!(out.contains("3 login(s) work, 0 problem(s)"), "{out}");
+    assert!(out.contains("3 logins work, 0 problems"), "{out}");
     let out = env.ok(&["sync", "initial"], 0);
     assert!(out.starts_with("Initial sync: "), "{out}");
     // No secret in the project file; the secret lives only in the (encrypted) vault.

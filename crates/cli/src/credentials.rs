@@ -204,8 +204,8 @@ fn import(args: &ImportArgs, vault: &dyn Vault) -> anyhow::Result<ExitCode> {
     } else {
         println!("{shown}: {}", report.format);
         println!(
-            "Stored {} password(s) in {}.",
-            report.stored.len(),
+            "Stored {} in {}.",
+            ferry_project::words::plural(report.stored.len() as u64, "password", "passwords"),
             report.stored_in
         );
         for login in &report.stored {
@@ -218,7 +218,10 @@ fn import(args: &ImportArgs, vault: &dyn Vault) -> anyhow::Result<ExitCode> {
             );
         }
         if !report.bad_lines.is_empty() {
-            println!("Skipped {} line(s):", report.bad_lines.len());
+            println!(
+                "Skipped {}:",
+                ferry_project::words::plural(report.bad_lines.len() as u64, "line", "lines")
+            );
             for bad in &report.bad_lines {
                 println!("  line {:>3}  {}", bad.line, bad.reason);
             }
@@ -417,12 +420,23 @@ fn render(report: &CheckReport) -> String {
             if !r.advice.is_empty() {
                 let _ = writeln!(out, "    -> {}", r.advice);
             }
+            if matches!(r.status, Status::MissingPassword | Status::WrongPassword) {
+                let host = r
+                    .server
+                    .rsplit_once(':')
+                    .map_or(r.server.as_str(), |(h, _)| h);
+                let _ = writeln!(
+                    out,
+                    "    -> ferry credentials set {} --host {host}",
+                    r.login
+                );
+            }
         }
     }
     let _ = writeln!(
         out,
-        "{} login(s) OK, {} with problems{}",
-        report.ok,
+        "{} OK, {} with problems{}",
+        ferry_project::words::plural(report.ok as u64, "login", "logins"),
         report.problems,
         if report.source_from_store {
             " (source read from the store on disk: no source logins needed)"

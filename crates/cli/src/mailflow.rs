@@ -118,9 +118,9 @@ pub(crate) fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()>
     }
     if r.cutover.is_some() {
         println!(
-            "{} message(s) arrived after the cut-over (the next delta or final sync copies those in the store); {} outside SMTP connection(s)",
-            r.arrived_since_cutover,
-            r.inbound_since_cutover
+            "{} arrived after the cut-over (the next delta or final sync copies those in the store); {} from outside",
+            ferry_project::words::plural(r.arrived_since_cutover as u64, "message", "messages"),
+            ferry_project::words::plural(r.inbound_since_cutover as u64, "SMTP connection", "SMTP connections")
         );
         for l in &r.late_arrivals {
             println!(
@@ -144,8 +144,8 @@ pub(crate) fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()>
         }
         if !r.written_since_cutover.is_empty() {
             println!(
-                "{} file(s) written after the cut-over in folders mail is not delivered to (sent, drafts, moved): someone still uses the old server; the next sync copies them",
-                r.written_since_cutover.len()
+                "{} written after the cut-over in folders mail is not delivered to (sent, drafts, moved): someone still uses the old server; the next sync copies them",
+                ferry_project::words::plural(r.written_since_cutover.len() as u64, "file", "files")
             );
             for w in &r.written_since_cutover {
                 println!(
@@ -158,8 +158,12 @@ pub(crate) fn print_report(r: &MailflowReport, json: bool) -> anyhow::Result<()>
             }
         }
         println!(
-            "{} SMTP attempt(s) refused after the cut-over (senders that still reach the old server)",
-            r.rejected_since_cutover.len()
+            "{} refused after the cut-over (senders that still reach the old server)",
+            ferry_project::words::plural(
+                r.rejected_since_cutover.len() as u64,
+                "SMTP attempt",
+                "SMTP attempts"
+            )
         );
         for attempt in &r.rejected_since_cutover {
             println!("  {}", attempt_line(attempt));

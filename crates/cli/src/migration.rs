@@ -246,7 +246,8 @@ pub fn discover(project: &ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
         let open = ferry_project::status::undecided_warnings(&p)?;
         if open > 0 {
             println!(
-                "\n{open} warning(s) to decide on: `ferry accounts decide` lists them with what to type."
+                "\n{} to decide on: `ferry accounts decide` lists them with what to type.",
+                plural(open as u64, "warning", "warnings")
             );
         }
         println!("Next: ferry destination --preset google|m365|fastmail|imap");
@@ -480,7 +481,7 @@ pub fn accounts(project: &ProjectArgs, args: &AccountsArgs) -> anyhow::Result<Ex
         )?,
         Some(AccountsCommand::RenameDomain { from, to }) => {
             let n = p.rename_domain(from, to)?;
-            eprintln!("{n} address(es) now at {to}");
+            eprintln!("{} now at {to}", plural(n as u64, "address", "addresses"));
         }
         Some(AccountsCommand::Decide {
             code,
@@ -640,10 +641,32 @@ pub fn check_logins(
             if !r.advice.is_empty() {
                 println!("{:<43} {}", "", r.advice);
             }
+            if matches!(
+                r.status,
+                ferry_vault::check::Status::MissingPassword
+                    | ferry_vault::check::Status::WrongPassword
+            ) {
+                let command = match r.side {
+                    // the old server's password goes under (its host, the login), as the sync reads it
+                    ferry_vault::check::Side::Source => format!(
+                        "ferry credentials set {} --host {}",
+                        r.login,
+                        r.server
+                            .rsplit_once(':')
+                            .map_or(r.server.as_str(), |(h, _)| h)
+                    ),
+                    ferry_vault::check::Side::Destination => {
+                        format!("ferry credentials password {}", r.account)
+                    }
+                };
+                println!("{:<43} {command}", "");
+            }
         }
         println!(
-            "{} login(s) work, {} problem(s)",
-            report.ok, report.problems
+            "{} {}, {}",
+            plural(report.ok as u64, "login", "logins"),
+            if report.ok == 1 { "works" } else { "work" },
+            plural(report.problems as u64, "problem", "problems")
         );
         if report.problems == 0 {
             println!("Next: ferry sync initial");
@@ -703,6 +726,10 @@ impl ProgressView {
         let Some((multi, bars)) = &self.bars else {
             if !self.json {
                 match p.stage {
+                    // Said as the app says it, rather than "0 of 0 messages (0 B)".
+                    AccountStage::Done if p.messages_total == 0 && p.failures == 0 => {
+                        eprintln!("{}: nothing new", p.account)
+                    }
                     AccountStage::Done | AccountStage::DoneWithFailures => eprintln!(
                         "{}: {} of {} messages ({}){}",
                         p.account,
@@ -905,6 +932,13 @@ pub fn dns(
             print_json(&report)?;
         } else {
             print!("{}", crate::dns::render(&report));
+            match ferry_project::phases::cutover::ttl_wait(&p)? {
+                Some(wait) if !report.all_new => println!(
+                    "{}",
+                    ferry_project::phases::cutover::ttl_wait_words(&wait, host.now().timestamp())
+                ),
+                _ => {}
+            }
             println!("Next: when the TTL advice allows, switch the MX records, then run `ferry dns --watch`.");
         }
         return Ok(ExitCode::SUCCESS);
@@ -994,19 +1028,23 @@ enum MarkCommand {
 
 pub fn mark(project: &ProjectArgs, args: &MarkArgs) -> anyhow::Result<ExitCode> {
     let mut p = project.open()?;
-    let now = CliHost::new(VaultArgs::from_env(), &[])?.now().timestamp();
-    let (fact, text) = match args.what {
-        MarkCommand::TtlLowered => (
-            ferry_project::project::Fact::TtlLoweredAt,
-            "TTL lowered: wait the old TTL before you switch the MX records (ferry dns shows it).",
-        ),
-        MarkCommand::CloneKept => (
-            ferry_project::project::Fact::CloneKeptAt,
-            "Noted: a clone of the old server is kept.",
-        ),
-    };
-    p.set_fact(fact, Some(now))?;
-    println!("{text}");
+    let host = CliHost::new(VaultArgs::from_env(), &[])?;
+    match args.what {
+        MarkCommand::TtlLowered => {
+            let wait = ferry_project::phases::cutover::mark_ttl_lowered(&mut p, &host)?;
+            println!(
+                "{}",
+                ferry_project::phases::cutover::ttl_wait_words(&wait, wait.lowered_at)
+            );
+        }
+        MarkCommand::CloneKept => {
+            p.set_fact(
+                ferry_project::project::Fact::CloneKeptAt,
+                Some(host.now().timestamp()),
+            )?;
+            println!("Noted: a clone of the old server is kept.");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

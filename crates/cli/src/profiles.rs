@@ -278,9 +278,9 @@ pub(crate) fn render(report: &ExportReport, skipped: &[String]) -> String {
         report.profiles.iter().map(|p| p.user.as_str()).collect();
     let _ = writeln!(
         out,
-        "Wrote {} profile(s) for {} user(s) to {}",
-        report.profiles.len(),
-        users.len(),
+        "Wrote {} for {} to {}",
+        ferry_project::words::plural(report.profiles.len() as u64, "profile", "profiles"),
+        ferry_project::words::plural(users.len() as u64, "person", "people"),
         report.out_dir
     );
     let width = report

@@ -139,7 +139,7 @@ fn no_password_in_any_file_or_output() {
     assert!(shown.contains("line   3"), "{shown}");
     assert!(shown.contains("expected 6 fields"), "{shown}");
     assert!(
-        shown.contains("Stored 4 password(s) in the encrypted file"),
+        shown.contains("Stored 4 passwords in the encrypted file"),
         "{shown}"
     );
     assert!(shown.contains("Overwrote and deleted"), "{shown}");
