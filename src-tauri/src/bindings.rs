@@ -38,6 +38,12 @@ pub fn export_to(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crate::commands_phases::OpenWhat::export_all_to(dir)?;
     crate::commands_phases::ResolveWay::export_all_to(dir)?;
     ferry_project::review::MessageRef::export_all_to(dir)?;
+    crate::host::VaultStatus::export_all_to(dir)?;
+    ferry_project::phases::credentials::ImportPreview::export_all_to(dir)?;
+    ferry_project::phases::credentials::PasswordImport::export_all_to(dir)?;
+    ferry_project::phases::destination::OAuthSignIn::export_all_to(dir)?;
+    crate::commands_oauth::OAuthFile::export_all_to(dir)?;
+    ferry_project::phases::sync::SourceImap::export_all_to(dir)?;
     Ok(())
 }
 

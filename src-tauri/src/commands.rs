@@ -46,9 +46,14 @@ pub struct AppView {
     pub destination: Option<Destination>,
     /// The certificate fingerprint the admin accepted for the destination, if any.
     pub destination_pin: Option<String>,
+    /// How Ferry signs in to the destination as the admin's app (Microsoft 365, Google
+    /// Workspace): tenant and app, or service account; never the secret. `None`: passwords.
+    pub oauth: Option<ferry_project::phases::destination::OAuthSettings>,
     pub plan: Vec<PlannedAccount>,
     pub decisions: Vec<Decision>,
     pub login_checks: Vec<LoginCheckRecord>,
+    /// When the admin lowered the TTL and until when the old TTL may linger (DNS prep's countdown).
+    pub ttl_wait: Option<ferry_project::phases::cutover::TtlWait>,
     /// The running (or last) job's progress, for a window opened while it runs.
     pub job: Option<JobView>,
     /// Where the migration is kept, shown so the admin can back it up.
@@ -70,9 +75,10 @@ pub(crate) fn open(state: &AppState) -> Result<Project, CommandError> {
     Ok(Project::open(&state.project_path)?)
 }
 
+/// The app's view of the migration; the menu-bar menu follows each one read.
 pub(crate) fn view(state: &AppState) -> Result<AppView, CommandError> {
     let project = open(state)?;
-    Ok(AppView {
+    let view = AppView {
         status: ferry_project::status::status(&project)?,
         source: project.source()?,
         inventory: project.inventory()?,
@@ -80,12 +86,18 @@ pub(crate) fn view(state: &AppState) -> Result<AppView, CommandError> {
         destination_pin: project
             .setting(ferry_project::phases::sync::DESTINATION_PIN_SETTING)?
             .flatten(),
+        oauth: ferry_project::phases::destination::oauth_settings(&project)
+            .map_err(|e| crate::error::phase_error(e, Path::new("/")))?,
         plan: project.plan()?,
         decisions: project.decisions()?,
         login_checks: project.login_checks()?,
+        ttl_wait: ferry_project::phases::cutover::ttl_wait(&project)
+            .map_err(|e| crate::error::phase_error(e, Path::new("/")))?,
         job: state.jobs.view(),
         project_file: state.project_path.display().to_string(),
-    })
+    };
+    tray::follow(&view);
+    Ok(view)
 }
 
 fn env_suggestion(name: &str) -> Option<String> {
@@ -343,6 +355,15 @@ pub async fn dns_check(
     ferry_project::phases::cutover::dns_check(&mut project, state.host.as_ref())
         .await
         .map_err(|e| crate::error::phase_error(e, Path::new("/")))
+}
+
+/// The admin lowered the TTL now: the DNS screen counts down the old TTL from here.
+#[tauri::command]
+pub fn mark_ttl_lowered(state: State<'_, AppState>) -> Result<AppView, CommandError> {
+    let mut project = open(&state)?;
+    ferry_project::phases::cutover::mark_ttl_lowered(&mut project, state.host.as_ref())
+        .map_err(|e| crate::error::phase_error(e, Path::new("/")))?;
+    view(&state)
 }
 
 /// What the DNS checks compare against (the new host's MX for another IMAP host).

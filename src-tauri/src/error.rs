@@ -40,6 +40,9 @@ pub enum ErrorCode {
     Connection,
     /// The password store could not be opened.
     Vault,
+    /// Ferry's encrypted password file waits for its passphrase: the UI asks for it in a dialog,
+    /// then tries again what the admin was doing.
+    VaultLocked,
     /// Anything else (a bug): the message says what happened.
     Internal,
 }
@@ -71,7 +74,7 @@ fn io_code(kind: ErrorKind) -> ErrorCode {
 }
 
 /// Why a file could not be read, in words (not the system's "(os error N)").
-fn io_reason(err: &std::io::Error) -> String {
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {
         ErrorKind::NotFound => "it does not exist".to_string(),
         ErrorKind::PermissionDenied => "the system does not allow Ferry to read it".to_string(),
@@ -184,6 +187,24 @@ impl From<ProjectError> for CommandError {
     }
 }
 
+/// The password file waits for its passphrase (the UI asks for it and tries again).
+pub fn vault_locked(locked: &ferry_project::host::VaultLocked) -> CommandError {
+    CommandError::new(
+        ErrorCode::VaultLocked,
+        if locked.exists {
+            format!(
+                "Ferry's password file {} is locked: enter its passphrase to continue.",
+                locked.path.display()
+            )
+        } else {
+            format!(
+                "Ferry keeps passwords in an encrypted file here ({}): choose its passphrase to continue.",
+                locked.path.display()
+            )
+        },
+    )
+}
+
 /// A phase's error; discovery's are worded for a server at `root`.
 pub fn phase_error(err: PhaseError, root: &Path) -> CommandError {
     match err {
@@ -191,6 +212,7 @@ pub fn phase_error(err: PhaseError, root: &Path) -> CommandError {
         PhaseError::Project(e) => e.into(),
         PhaseError::Busy(e) => CommandError::new(ErrorCode::Busy, e.to_string()),
         PhaseError::NotReady(text) => CommandError::new(ErrorCode::NotReady, text),
+        PhaseError::VaultLocked(locked) => vault_locked(&locked),
         PhaseError::Vault(text) => CommandError::new(
             ErrorCode::Vault,
             format!("The password store could not be opened: {text}"),

@@ -136,6 +136,11 @@ pub fn start_sync<R: Runtime>(
     state: &AppState,
     kind: JobKind,
 ) -> Result<String, CommandError> {
+    // Every job reads passwords on its own thread: a password file still waiting for its
+    // passphrase is asked for now, before the job starts, not reported when it fails.
+    if let Some(locked) = state.app_host.as_ref().and_then(|h| h.locked()) {
+        return Err(crate::error::vault_locked(&locked));
+    }
     let control = JobControl::new(kind);
     state.jobs.begin(&control)?;
     let registry = state.jobs.clone();

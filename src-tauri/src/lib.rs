@@ -5,7 +5,11 @@
 
 pub mod bindings;
 mod commands;
+mod commands_credentials;
+mod commands_oauth;
 mod commands_phases;
+mod commands_source;
+mod commands_vault;
 mod error;
 mod host;
 mod jobs;
@@ -21,7 +25,7 @@ use tauri::{Manager, Runtime};
 
 pub use commands::{AppView, HostInfo, JobView};
 pub use error::{CommandError, ErrorCode};
-pub use host::AppHost;
+pub use host::{AppHost, VaultSettings, VaultStatus};
 
 /// Environment variable naming the folder that holds the migration file; tests and the demo use it
 /// to keep their migration apart from the admin's (`FERRY_PROJECT` names the file itself).
@@ -34,6 +38,8 @@ pub struct AppState {
     /// One discovery at a time: a second click while one runs is refused, not queued.
     discovering: AtomicBool,
     jobs: Arc<jobs::JobRegistry>,
+    /// The app's own host (the password file's passphrase from the dialog); `None` for a test's.
+    app_host: Option<Arc<AppHost>>,
 }
 
 impl AppState {
@@ -43,6 +49,15 @@ impl AppState {
             host,
             discovering: AtomicBool::new(false),
             jobs: Arc::default(),
+            app_host: None,
+        }
+    }
+
+    /// The app's state on its own host, whose password file takes a passphrase from the dialog.
+    pub fn for_app(project_path: PathBuf, host: Arc<AppHost>) -> Self {
+        AppState {
+            app_host: Some(host.clone()),
+            ..AppState::new(project_path, host)
         }
     }
 }
@@ -50,6 +65,8 @@ impl AppState {
 /// Registers the commands on a builder of any runtime (the real one, or Tauri's mock runtime in
 /// tests, whose builder comes from `tauri::test::mock_builder`).
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    // the password file this session imported: the only one the delete command may touch
+    let builder = builder.manage(commands_credentials::PasswordFiles::default());
     builder.invoke_handler(tauri::generate_handler![
         commands::host_info,
         commands::app_view,
@@ -65,6 +82,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::check_logins,
         commands::review,
         commands::dns_check,
+        commands::mark_ttl_lowered,
         commands::dns_settings,
         commands::set_dns_settings,
         commands::start_sync,
@@ -77,6 +95,17 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands_phases::mark_clone_kept,
         commands_phases::open_recorded,
         commands_phases::resolve_message,
+        commands_vault::vault_status,
+        commands_vault::unlock_vault,
+        commands_credentials::choose_password_file,
+        commands_credentials::preview_password_file,
+        commands_credentials::import_password_file,
+        commands_credentials::delete_password_file,
+        commands_oauth::choose_oauth_file,
+        commands_oauth::choose_oauth_destination,
+        commands_source::source_imap,
+        commands_source::set_source_imap,
+        commands_source::set_source_password,
     ])
 }
 
@@ -99,7 +128,7 @@ pub fn run() -> Result<(), tauri::Error> {
         .setup(|app| {
             let path = project_path();
             tracing::info!(path = %path.display(), "migration file");
-            let state = AppState::new(path, Arc::new(AppHost::from_env()));
+            let state = AppState::for_app(path, Arc::new(AppHost::from_env()));
             let status = Project::open(&state.project_path)
                 .ok()
                 .and_then(|p| ferry_project::status::status(&p).ok());

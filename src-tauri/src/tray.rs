@@ -11,6 +11,11 @@ use tauri::{AppHandle, Manager, Runtime};
 
 const TRAY_ID: &str = "ferry";
 
+/// The installed menu's update, type-erased over the runtime: [`follow`] calls it with each view
+/// the app reads, so the menu follows every change (a decision, a DNS check), not only jobs.
+type Follow = Box<dyn Fn(&MigrationStatus) + Send + Sync>;
+static FOLLOW: std::sync::OnceLock<Follow> = std::sync::OnceLock::new();
+
 /// The menu items that change with the migration's state.
 struct TrayItems<R: Runtime> {
     status: MenuItem<R>,
@@ -55,7 +60,9 @@ pub fn install<R: Runtime>(
         .menu(&menu)
         .on_menu_event(|app, event| match event.id.as_ref() {
             "open" => open_main_window(app),
-            "final_sync" => confirm_final_sync(app),
+            // A panel may show a stale menu (or send a click to a greyed-out item): the plan
+            // decides now, not the menu.
+            "final_sync" if final_sync_allowed_now(app) => confirm_final_sync(app),
             "quit" => app.exit(0),
             _ => {}
         })
@@ -64,7 +71,20 @@ pub fn install<R: Runtime>(
         status: status_item,
         final_sync,
     });
+    let handle = app.handle().clone();
+    let _ = FOLLOW.set(Box::new(move |status| show(&handle, status, None)));
     Ok(())
+}
+
+/// Brings the menu up to date with a view just read (after any command). While a job runs, its
+/// progress line stays: the job updates the menu itself. A no-op where no tray was installed.
+pub fn follow(view: &crate::commands::AppView) {
+    if view.job.as_ref().is_some_and(|j| j.running) {
+        return;
+    }
+    if let Some(follow) = FOLLOW.get() {
+        follow(&view.status);
+    }
 }
 
 /// The final sync from the menu: asks first (it marks the old server's mail as finished), then
@@ -89,14 +109,29 @@ fn confirm_final_sync<R: Runtime>(app: &AppHandle<R>) {
         });
 }
 
-/// Starts the final sync (the tray's command; the confirmation came first). Public for the
-/// real-app test, which cannot click a native menu.
-pub fn run_final_sync<R: Runtime>(app: &AppHandle<R>) {
+/// Starts the final sync (the tray's command; the confirmation came first): the same job as the
+/// Final sync screen's button, unless the plan stopped allowing it while the dialog was open.
+fn run_final_sync<R: Runtime>(app: &AppHandle<R>) {
+    if !final_sync_allowed_now(app) {
+        return;
+    }
     if let Some(state) = app.try_state::<crate::AppState>() {
         if let Err(e) = crate::jobs::start_sync(app, &state, JobKind::FinalSync) {
             tracing::warn!(error = %e, "final sync from the menu");
         }
     }
+}
+
+/// Whether the plan allows the final sync at this moment, with no job running. (Reading the view
+/// also sets the menu to match.)
+fn final_sync_allowed_now<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(state) = app.try_state::<crate::AppState>() else {
+        return false;
+    };
+    let Ok(view) = crate::commands::view(&state) else {
+        return false;
+    };
+    !view.job.as_ref().is_some_and(|j| j.running) && final_sync_allowed(&view.status)
 }
 
 /// Whether the plan allows the final sync now: its phase has nothing blocking it.

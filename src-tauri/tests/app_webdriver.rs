@@ -12,201 +12,17 @@
 //!   (cd ui && npm run build)
 //!   xvfb-run -a cargo test -p ferry-app --features custom-protocol --test app_webdriver -- --ignored
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
 // (the module allows its own dead code)
 #[path = "../../crates/cutover/tests/common/mod.rs"]
 mod dns_server;
 
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-
-const APP: &str = env!("CARGO_BIN_EXE_ferry-app");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// tauri-driver on its own ports, with the app's migration folder in its environment (the app
-/// inherits it). Stopped with SIGTERM: SIGKILL would orphan WebKitWebDriver.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(project_dir: &Path, vault: &Path, dns: &[std::net::SocketAddr]) -> Driver {
-        let port = free_port();
-        let child = Command::new("tauri-driver")
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &free_port().to_string()])
-            .env("FERRY_PROJECT_DIR", project_dir)
-            .env_remove("FERRY_PROJECT")
-            // the encrypted file store: no keyring runs under Xvfb
-            .env("FERRY_VAULT", "file")
-            .env("FERRY_VAULT_FILE", vault)
-            .env("FERRY_VAULT_PASSPHRASE", "app-e2e passphrase")
-            .env(
-                "FERRY_DNS_RESOLVERS",
-                dns.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(","),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver is not installed: cargo install tauri-driver --version 2.1.0 --locked");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-
-    async fn session(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("wry"));
-        caps.insert("tauri:options".into(), json!({ "application": APP }));
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session with the app (is DISPLAY set? run under xvfb-run)")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/app-e2e");
-    std::fs::create_dir_all(&dir).expect("artifacts folder");
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    // let WebKit paint the last render first
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(artifacts().join(name), png).expect("write screenshot");
-}
-
-fn tid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-async fn wait_for(c: &Client, css: &str) -> Element {
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-}
-
-/// The element's text. The screens re-render as progress arrives, so an element found a moment
-/// ago may have been replaced: find it again then.
-async fn text(c: &Client, css: &str) -> String {
-    let mut tries = 0;
-    loop {
-        match wait_for(c, css).await.text().await {
-            Ok(text) => return text,
-            Err(fantoccini::error::CmdError::Standard(e))
-                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
-                    && tries < 20 =>
-            {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("text of {css}: {e}"),
-        }
-    }
-}
-
-async fn scroll_to(c: &Client, css: &str) {
-    wait_for(c, css).await;
-    c.execute(
-        "const top = document.querySelector(arguments[0]).getBoundingClientRect().top;\
-         window.scrollBy(0, top - 16);",
-        vec![json!(css)],
-    )
-    .await
-    .expect("scroll");
-    // let WebKit paint the scrolled page before the screenshot
-    tokio::time::sleep(Duration::from_millis(150)).await;
-}
-
-/// The count as the UI formats it (en-US grouping).
-fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// Scrolls the element to the middle of the window (clear of the fixed footer), then clicks it.
-/// A screen re-rendered between finding and clicking (a view arriving) is found again.
-async fn click(c: &Client, css: &str) {
-    let mut last = None;
-    for _ in 0..5 {
-        let el = wait_for(c, css).await;
-        let scrolled = c
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center'});",
-                vec![serde_json::to_value(&el).unwrap()],
-            )
-            .await;
-        match scrolled {
-            Ok(_) => match el.click().await {
-                Ok(()) => return,
-                Err(e) => last = Some(format!("{e:?}")),
-            },
-            Err(e) => last = Some(format!("{e:?}")),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("click {css}: {}", last.unwrap_or_default());
-}
-
-/// Waits until `css`'s text satisfies `ok` (the screens update as events arrive).
-async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(el) = c.find(Locator::Css(css)).await {
-            if let Ok(t) = el.text().await {
-                if ok(&t) {
-                    return t;
-                }
-            }
-        }
-        if Instant::now() >= deadline {
-            shot(c, &format!("failed-waiting-{}.png", what.replace(' ', "-"))).await;
-            panic!("{css}: waited for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use common::{
+    click, grouped, scroll_to, shot, text, tid, wait_for, wait_text, AppEnv, Driver, PrepHost,
+};
+use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver and WebKitWebDriver; run by scripts/test under xvfb-run"]
@@ -228,9 +44,10 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
     dns.set_a("mx.newhost.test", 300, &["198.51.100.10"]).await;
     dns.set_txt("example.com", 3600, &["v=spf1 mx -all"]).await;
     let driver = Driver::start(
-        &project_dir,
-        &tmp.path().join("passwords.ferry-vault"),
-        &[dns.addr],
+        &AppEnv::new(&project_dir, &tmp.path().join("passwords.ferry-vault"))
+            .dns(&[dns.addr])
+            // the screens show local time: UTC here, to compare with what the project recorded
+            .env("TZ", "UTC"),
     );
 
     // --- Discover ------------------------------------------------------------------------
@@ -553,6 +370,55 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
         text(&c, &resolver).await
     );
     shot(&c, "14c-dns-before.png").await;
+
+    // the admin lowers the TTL: the old one (1 h) is counted down from then, and a check made
+    // after lowering (the resolvers now say 5 min) does not shorten it
+    assert_eq!(
+        text(&c, &format!("{} h2", tid("ttl-wait"))).await,
+        "Lowered the TTL?"
+    );
+    click(&c, &tid("ttl-lowered")).await;
+    let waiting = |t: &str| t.starts_with("Switch the MX records after");
+    wait_text(&c, &tid("ttl-wait-title"), "the countdown", waiting).await;
+    let wait = ferry_project::phases::cutover::ttl_wait(
+        &ferry_project::project::Project::open(
+            &project_dir.join(ferry_project::project::FILE_NAME),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .expect("the lowering is recorded");
+    assert_eq!(wait.old_ttl_secs, 3600);
+    let local = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%-d %b %Y, %H:%M")
+            .to_string()
+    };
+    assert_eq!(
+        text(&c, &tid("ttl-wait-title")).await,
+        format!("Switch the MX records after {}", local(wait.switch_after))
+    );
+    assert_eq!(
+        text(&c, &tid("ttl-wait-text")).await,
+        format!(
+            "1 h left. You lowered the TTL on {}; until the old TTL (1 h) has passed, some resolvers may still send mail to the old server.",
+            local(wait.lowered_at)
+        )
+    );
+    dns.set_mx("example.com", 300, &[(10, "mail.example.com")])
+        .await;
+    click(&c, &tid("check-dns")).await;
+    wait_text(&c, &resolver, "the lowered TTL", |t| {
+        t.contains("10 mail.example.com (TTL 5 min)")
+    })
+    .await;
+    assert_eq!(
+        text(&c, &tid("ttl-wait-title")).await,
+        format!("Switch the MX records after {}", local(wait.switch_after))
+    );
+    scroll_to(&c, &tid("ttl-wait")).await;
+    shot(&c, "14c2-dns-ttl-countdown.png").await;
     for domain in ["example.com", "example.org"] {
         dns.set_mx(domain, 300, &[(10, "mx.newhost.test")]).await;
     }
@@ -638,29 +504,6 @@ async fn a_migration_from_discover_to_initial_sync_and_a_restart() {
     c.close().await.unwrap();
 }
 
-/// The test's side of the project: the same file vault and passphrase as the app's environment.
-struct PrepHost {
-    vault: PathBuf,
-}
-
-impl ferry_project::host::ProjectHost for PrepHost {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-    fn vault(&self) -> Result<Box<dyn ferry_vault::Vault>, String> {
-        ferry_project::credentials::open_vault(
-            ferry_project::credentials::VaultChoice::File,
-            Some(&self.vault),
-            &mut |_| {
-                Ok(secrecy::SecretString::from(
-                    "app-e2e passphrase".to_string(),
-                ))
-            },
-        )
-        .map_err(|e| e.to_string())
-    }
-}
-
 /// A sync cut short by quitting Ferry continues by itself when Ferry opens again, and copies
 /// every message exactly once. The destination sits behind a proxy that hangs (a stalled
 /// network) while the first run is under way, so the quit comes mid-sync.
@@ -699,19 +542,7 @@ async fn a_sync_cut_short_by_a_quit_continues_when_ferry_opens_again() {
     }
     let server = builder.start();
     let proxy = ferry_testkit::FaultProxy::start(server.imaps_port());
-    phases::destination::choose(
-        &mut project,
-        &host,
-        &phases::destination::DestinationChoice {
-            preset: ferry_project::destination::PresetId::GenericImap,
-            imap_host: Some(server.host().to_string()),
-            imap_port: Some(proxy.port()),
-            imap_security: Some(ferry_project::destination::Security::Tls),
-            smtp_host: None,
-            pinned_sha256: Some(server.cert_sha256()),
-        },
-    )
-    .unwrap();
+    common::choose_loopback_host(&mut project, &host, &server, proxy.port());
     for account in &empty {
         project
             .update_account(
@@ -731,7 +562,7 @@ async fn a_sync_cut_short_by_a_quit_continues_when_ferry_opens_again() {
     }
     drop(project);
 
-    let driver = Driver::start(&project_dir, &host.vault, &[]);
+    let driver = Driver::start(&AppEnv::new(&project_dir, &host.vault));
     let c = driver.session().await;
     click(&c, &tid("phase-initial_sync")).await;
     // the network to the new host hangs from now on: the sync cannot finish

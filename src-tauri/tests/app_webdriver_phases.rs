@@ -9,159 +9,10 @@
 //!   (cd ui && npm run build)
 //!   xvfb-run -a cargo test -p ferry-app --features custom-protocol --test app_webdriver_phases -- --ignored
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
+use common::{click, scroll_to, shot, text, tid, wait_for, wait_state, AppEnv, Driver};
 use serde_json::json;
-
-const APP: &str = env!("CARGO_BIN_EXE_ferry-app");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// tauri-driver on its own ports, with the app's migration folder in its environment (the app
-/// inherits it). Stopped with SIGTERM: SIGKILL would orphan WebKitWebDriver.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(project_dir: &Path, vault: &Path) -> Driver {
-        let port = free_port();
-        let child = Command::new("tauri-driver")
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &free_port().to_string()])
-            .env("FERRY_PROJECT_DIR", project_dir)
-            .env_remove("FERRY_PROJECT")
-            // the encrypted file store: no keyring runs under Xvfb
-            .env("FERRY_VAULT", "file")
-            .env("FERRY_VAULT_FILE", vault)
-            .env("FERRY_VAULT_PASSPHRASE", "app-e2e passphrase")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver is not installed: cargo install tauri-driver --version 2.1.0 --locked");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-
-    async fn session(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("wry"));
-        caps.insert("tauri:options".into(), json!({ "application": APP }));
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session with the app (is DISPLAY set? run under xvfb-run)")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/app-e2e");
-    std::fs::create_dir_all(&dir).expect("artifacts folder");
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    // let WebKit paint the last render first
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(artifacts().join(name), png).expect("write screenshot");
-}
-
-fn tid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-async fn wait_for(c: &Client, css: &str) -> Element {
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    wait_for(c, css).await.text().await.expect("element text")
-}
-
-async fn scroll_to(c: &Client, css: &str) {
-    wait_for(c, css).await;
-    c.execute(
-        "const top = document.querySelector(arguments[0]).getBoundingClientRect().top;\
-         window.scrollBy(0, top - 16);",
-        vec![json!(css)],
-    )
-    .await
-    .expect("scroll");
-    // let WebKit paint the scrolled page before the screenshot
-    tokio::time::sleep(Duration::from_millis(150)).await;
-}
-
-/// Scrolls the element to the middle of the window (clear of the fixed footer), then clicks it.
-/// A screen re-rendered between finding and clicking (a view arriving) is found again.
-async fn click(c: &Client, css: &str) {
-    let mut last = None;
-    for _ in 0..5 {
-        let el = wait_for(c, css).await;
-        let scrolled = c
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center'});",
-                vec![serde_json::to_value(&el).unwrap()],
-            )
-            .await;
-        match scrolled {
-            Ok(_) => match el.click().await {
-                Ok(()) => return,
-                Err(e) => last = Some(format!("{e:?}")),
-            },
-            Err(e) => last = Some(format!("{e:?}")),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("click {css}: {}", last.unwrap_or_default());
-}
-
-async fn wait_state(c: &Client, css: &str, state: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(el) = c.find(Locator::Css(css)).await {
-            if el.attr("data-state").await.ok().flatten().as_deref() == Some(state) {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{css}: waited for state {state}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver and WebKitWebDriver; run under xvfb-run"]
@@ -202,7 +53,10 @@ async fn profiles_quarantine_and_decommission_on_a_discovered_migration() {
     };
     assert!(!people.is_empty());
 
-    let driver = Driver::start(&project_dir, &tmp.path().join("passwords.ferry-vault"));
+    let driver = Driver::start(&AppEnv::new(
+        &project_dir,
+        &tmp.path().join("passwords.ferry-vault"),
+    ));
     let c = driver.session().await;
 
     // --- Profiles ----------------------------------------------------------------------------
