@@ -2,6 +2,7 @@
 import type { Account } from "../src/bindings/Account";
 import type { AppView } from "../src/bindings/AppView";
 import type { HostInfo } from "../src/bindings/HostInfo";
+import type { ImportPreview } from "../src/bindings/ImportPreview";
 import type { Inventory } from "../src/bindings/Inventory";
 import type { AccountChange } from "../src/bindings/AccountChange";
 import type { CheckReport } from "../src/bindings/CheckReport";
@@ -9,6 +10,7 @@ import type { DecommissionScreen } from "../src/bindings/DecommissionScreen";
 import type { Decision } from "../src/bindings/Decision";
 import type { ExportReport } from "../src/bindings/ExportReport";
 import type { OpenWhat } from "../src/bindings/OpenWhat";
+import type { PasswordImport } from "../src/bindings/PasswordImport";
 import type { ProfilesChoice } from "../src/bindings/ProfilesChoice";
 import type { QuarantineArchive } from "../src/bindings/QuarantineArchive";
 import type { QuarantineTarget } from "../src/bindings/QuarantineTarget";
@@ -26,6 +28,10 @@ import type { DnsReport } from "../src/bindings/DnsReport";
 import type { DnsSettings } from "../src/bindings/DnsSettings";
 import type { Security } from "../src/bindings/Security";
 import type { Source } from "../src/bindings/Source";
+import type { SourceImap } from "../src/bindings/SourceImap";
+import type { VaultStatus } from "../src/bindings/VaultStatus";
+import type { OAuthFile } from "../src/bindings/OAuthFile";
+import type { OAuthSignIn } from "../src/bindings/OAuthSignIn";
 import type { Host } from "../src/ipc/types";
 
 export function account(short: string, bytes: number, extra: Partial<Account> = {}): Account {
@@ -100,9 +106,11 @@ export function emptyView(): AppView {
     inventory: null,
     destination: null,
     destination_pin: null,
+    oauth: null,
     plan: [],
     decisions: [],
     login_checks: [],
+    ttl_wait: null,
     job: null,
     project_file: "/data/migration.ferry",
   };
@@ -231,11 +239,13 @@ export class FakeHost implements Host {
   }
   async setPassword(sourceAddress: string, password: string) {
     this.calls.push(`password ${sourceAddress}`);
+    this.vaultGate();
     this.received[sourceAddress] = password;
     return this.view;
   }
   async checkLogins(): Promise<CheckReport> {
     this.calls.push("check_logins");
+    this.vaultGate();
     this.view = {
       ...this.view,
       login_checks: this.view.plan.map((a) => ({
@@ -246,7 +256,16 @@ export class FakeHost implements Host {
         checked_at: 1_764_400_200,
       })),
     };
-    return { results: [], ok: 0, problems: 0, source_from_store: true };
+    // accounts read over the old server's IMAP service: their login there too
+    const overImap = this.view.plan.filter((a) => a.included && a.method === "imap");
+    this.view.login_checks = [
+      ...this.view.login_checks,
+      ...overImap.map((a) => {
+        const pw = this.receivedSource[a.source_address];
+        return { account: a.source_address, side: "source" as const, status: pw ? (pw === "wrong" ? "wrong_password" : "ok") : "missing_password", advice: pw === "wrong" ? "Check the password and enter it again, and check that the user name is right for this server." : "", checked_at: 1_764_400_200 };
+      }),
+    ];
+    return { results: [], ok: 0, problems: 0, source_from_store: overImap.length === 0 };
   }
   dnsResult: DnsReport | null = null;
   dnsSaved: DnsSettings = { domains: [], new_mx: { names: [], addresses: [] }, spf_includes: [], old_addresses: [] };
@@ -254,6 +273,17 @@ export class FakeHost implements Host {
     this.calls.push("dns_check");
     this.fail();
     return this.dnsResult!;
+  }
+  async markTtlLowered() {
+    this.calls.push("mark_ttl_lowered");
+    this.fail();
+    // as Rust: the highest TTL the checks saw before the switch, counted from now
+    const before = (this.dnsResult?.domains ?? []).filter((d) => d.ttl?.stage === "before").map((d) => d.ttl!.max_ttl);
+    if (before.length === 0) throw { code: "not_ready", message: "Check DNS first: Ferry needs the TTL the resolvers saw before you lowered it, to tell you how long to wait." };
+    const now = Math.floor(Date.now() / 1000);
+    const old = Math.max(...before);
+    this.view = { ...this.view, ttl_wait: { lowered_at: now, old_ttl_secs: old, switch_after: now + old } };
+    return this.view;
   }
   async dnsSettings() {
     return this.dnsSaved;
@@ -271,6 +301,7 @@ export class FakeHost implements Host {
   }
   async startSync(kind: JobKind) {
     this.calls.push(`start ${kind}`);
+    this.vaultGate();
     this.fail();
     return "job-1";
   }
@@ -318,10 +349,115 @@ export class FakeHost implements Host {
     this.calls.push(`open ${what}`);
     this.fail();
   }
+  /** The old server's IMAP service as the host keeps it, and its passwords as received. */
+  sourceSaved: SourceImap | null = null;
+  receivedSource: Record<string, string> = {};
+  async sourceImap() {
+    this.calls.push("source_imap");
+    return this.sourceSaved;
+  }
+  async setSourceImap(imap: SourceImap) {
+    this.calls.push(`set_source_imap ${JSON.stringify(imap)}`);
+    this.fail();
+    this.sourceSaved = imap;
+    return imap;
+  }
+  async setSourcePassword(sourceAddress: string, password: string) {
+    this.calls.push(`source_password ${sourceAddress}`);
+    this.fail();
+    this.receivedSource[sourceAddress] = password;
+    return this.view;
+  }
+  /** Microsoft 365 / Google Workspace: the path the file chooser returns, and the secrets as received. */
+  oauthFile: string | null = null;
+  receivedClientSecret: string | null = null;
+  async chooseOAuthFile(what: OAuthFile) {
+    this.calls.push(`choose_oauth_file ${what}`);
+    return this.oauthFile;
+  }
+  async chooseOAuthDestination(signIn: OAuthSignIn, clientSecret: string | null) {
+    this.calls.push(`oauth_destination ${JSON.stringify(signIn)}`);
+    this.receivedClientSecret = clientSecret;
+    this.fail();
+    const microsoft = signIn.kind !== "google_service_account";
+    const destination = { ...generic(microsoft ? "outlook.office365.com" : "imap.gmail.com", 993), preset: microsoft ? "microsoft365" : "googleWorkspace", name: microsoft ? "Microsoft 365" : "Google Workspace" } as Destination;
+    const oauth: AppView["oauth"] =
+      signIn.kind === "google_service_account"
+        ? { kind: "google_service_account", client_email: "ferry@project.iam.gserviceaccount.com", token_url: null }
+        : { kind: "microsoft_app", tenant: signIn.tenant.trim(), client_id: signIn.client_id.trim(), credential: signIn.kind === "microsoft_secret" ? "client_secret" : "certificate", token_url: null };
+    this.view = { ...this.view, destination, destination_pin: null, oauth };
+    return this.view;
+  }
   resolveResult: ResolvedMessage | null = null;
   async resolveMessage(account: string, message: MessageRef, way: ResolveWay) {
     this.calls.push(`resolve ${account} ${JSON.stringify(message)} ${way}`);
     this.fail();
     return this.resolveResult;
+  }
+  // Ferry's encrypted password file (a computer without a system password store): commands that
+  // need a password fail with `vault_locked` until `unlockVault` got the right passphrase.
+  vaultFile = "/home/admin/.local/share/ferry/passwords.ferry-vault";
+  /** The file's passphrase; `null`: there is no file yet. */
+  vaultPassphrase: string | null = null;
+  vaultUnlocked = true;
+  /** Passphrases as the host received them (the test checks they never come back). */
+  receivedPassphrases: string[] = [];
+  private vaultGate() {
+    if (!this.vaultUnlocked) throw { code: "vault_locked", message: "Ferry's password file is locked: enter its passphrase to continue." };
+  }
+  private vaultNow(): VaultStatus {
+    return { file: this.vaultFile, file_exists: this.vaultPassphrase !== null, locked: !this.vaultUnlocked, min_length: 10 };
+  }
+  async vaultStatus() {
+    this.calls.push("vault_status");
+    return this.vaultNow();
+  }
+  async unlockVault(passphrase: string) {
+    this.calls.push("unlock_vault");
+    this.receivedPassphrases.push(passphrase);
+    if (this.vaultPassphrase === null) {
+      if (Array.from(passphrase).length < 10) throw { code: "invalid", message: "Choose a passphrase of at least 10 characters." };
+      this.vaultPassphrase = passphrase;
+    } else if (passphrase !== this.vaultPassphrase) {
+      throw { code: "invalid", message: "That passphrase does not open Ferry's password file. Check it (Caps Lock, keyboard layout) and try again." };
+    }
+    this.vaultUnlocked = true;
+    return this.vaultNow();
+  }
+  // A password file (the tests set the previews by path and the import's result); the import
+  // reads the file last previewed, the delete removes the file imported, as in Rust.
+  passwordFile: string | null = null;
+  previews: Record<string, ImportPreview> = {};
+  importResult: PasswordImport | null = null;
+  previewed: string | null = null;
+  imported: string | null = null;
+  deletedFiles: string[] = [];
+  async choosePasswordFile() {
+    this.calls.push("choose_password_file");
+    return this.passwordFile;
+  }
+  async previewPasswordFile(path: string) {
+    this.calls.push(`preview_password_file ${path}`);
+    this.previewed = null;
+    this.fail();
+    const preview = this.previews[path];
+    if (!preview) throw { code: "not_found", message: `Ferry cannot read ${path}: there is no such file (was it moved or deleted?).` };
+    this.previewed = path;
+    return preview;
+  }
+  async importPasswordFile() {
+    this.calls.push("import_password_file");
+    this.vaultGate();
+    this.fail();
+    if (!this.previewed) throw { code: "not_ready", message: "Choose a password file and look at its preview first." };
+    this.imported = this.previewed;
+    return this.importResult!;
+  }
+  async deletePasswordFile() {
+    this.calls.push("delete_password_file");
+    this.fail();
+    if (!this.imported) throw { code: "not_ready", message: "Ferry deletes only a password file it has just imported, and there is none." };
+    this.deletedFiles.push(this.imported);
+    this.imported = null;
   }
 }

@@ -242,7 +242,8 @@ describe("Decommission", () => {
     host.decommissionResults = [screen(false)];
     tid("check-readiness")!.click();
     await flush();
-    expect(host.calls).toEqual(["decommission false"]);
+    // the board follows the check (the sidebar's state)
+    expect(host.calls).toEqual(["decommission false", "app_view"]);
     expect(text("readiness")).toBe("Not yet: 2 items to do");
     expect(all("item-state").map((e) => e.textContent)).toEqual(["Done", "Not yet", "Not yet"]);
     expect(q('[data-testid="item-old_server_quiet"] [data-testid="item-todo"]')!.textContent).toBe("To do: Wait, then check again.");
@@ -280,13 +281,13 @@ describe("Decommission", () => {
     expect(tid("confirm-clone")).not.toBeNull();
     tid("confirm-no")!.click();
     await flush();
-    expect(host.calls).toEqual(["decommission false"]);
+    expect(host.calls).toEqual(["decommission false", "app_view"]);
     tid("mark-clone")!.click();
     await flush();
     host.decommissionResults = [screen(true)];
     tid("confirm-yes")!.click();
     await flush();
-    expect(host.calls).toEqual(["decommission false", "mark_clone_kept", "decommission false"]);
+    expect(host.calls).toEqual(["decommission false", "app_view", "mark_clone_kept", "decommission false", "app_view"]);
     expect(q('[data-testid="item-server_clone_kept"]')!.dataset.state).toBe("done");
     expect(tid("mark-clone")).toBeNull();
   });
@@ -303,7 +304,7 @@ describe("Decommission", () => {
     expect(text("report-path")).toBe("/data/final-report.html");
     tid("open-report")!.click();
     await flush();
-    expect(host.calls).toEqual(["decommission false", "decommission true", "open final_report"]);
+    expect(host.calls).toEqual(["decommission false", "app_view", "decommission true", "app_view", "open final_report"]);
   });
 
   it("shows an error the host gives when opening the report", async () => {

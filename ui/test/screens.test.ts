@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AccountProgress } from "../src/bindings/AccountProgress";
 import type { DnsReport } from "../src/bindings/DnsReport";
 import type { Review } from "../src/bindings/Review";
@@ -201,6 +201,47 @@ describe("Initial sync", () => {
     host.emit({ job_id: "job-2", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 0 messages copied" } });
     await flush();
     expect(tid("overall")!.textContent).toBe("Nothing new to copy: every message was already there");
+    // too quick to measure: no empty chart after the run
+    expect(tid("chart")).toBeNull();
+  });
+
+  it("shows no chart after a run too quick to measure, even with samples of no speed", async () => {
+    await discovered();
+    const w = new Wizard(root, host, host.info, host.view);
+    await host.watchJobs((e) => w.onJobEvent(e));
+    w.state.selected = "initial_sync";
+    w.render();
+    host.emit({ job_id: "job-4", event: { kind: "started", job: "initial_sync", accounts: [progress("john@example.com", 0, 10, { stage: "waiting", eta_seconds: null })] } });
+    host.emit({ job_id: "job-4", event: { kind: "account", progress: progress("john@example.com", 4, 10, { bytes_per_second: 0 }) } });
+    host.emit({ job_id: "job-4", event: { kind: "account", progress: progress("john@example.com", 10, 10, { stage: "done" }) } });
+    await flush();
+    expect(tid("chart")!.dataset.samples).toBe("2");
+    host.emit({ job_id: "job-4", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 10 messages copied" } });
+    await flush();
+    // it said "measuring the speed…" over an empty chart of a run that had ended
+    expect(tid("chart")).toBeNull();
+  });
+
+  it("keeps the chart of a finished run it measured, and offers the run again as the lesser button once done", async () => {
+    await discovered();
+    await host.chooseDestination({ preset: "genericImap", imap_host: "imap.new.example", imap_port: 993, imap_security: "tls", smtp_host: null, pinned_sha256: null });
+    const w = new Wizard(root, host, host.info, host.view);
+    await host.watchJobs((e) => w.onJobEvent(e));
+    w.state.selected = "initial_sync";
+    w.render();
+    host.emit({ job_id: "job-3", event: { kind: "started", job: "initial_sync", accounts: [progress("john@example.com", 0, 10, { stage: "waiting", eta_seconds: null })] } });
+    await flush();
+    expect(q('[data-testid="chart"] .chart-peak')!.textContent).toBe("measuring the speed…");
+    host.emit({ job_id: "job-3", event: { kind: "account", progress: progress("john@example.com", 4, 10) } });
+    host.emit({ job_id: "job-3", event: { kind: "account", progress: progress("john@example.com", 10, 10, { stage: "done" }) } });
+    host.emit({ job_id: "job-3", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 10 messages copied" } });
+    await flush();
+    expect(tid("chart")!.dataset.samples).toBe("2");
+    expect(tid("start-sync")!.className).toBe("primary");
+    w.state.view.status.phases = w.state.view.status.phases.map((p) => (p.phase === "initial_sync" ? { ...p, state: "done" } : p));
+    w.render();
+    expect(tid("start-sync")!.textContent).toBe("Run the initial sync again");
+    expect(tid("start-sync")!.className).toBe("secondary");
   });
 
   it("says what blocks it before the destination is chosen", async () => {
@@ -324,6 +365,89 @@ describe("DNS prep", () => {
   });
 });
 
+describe("DNS prep: the old TTL counted down after lowering", () => {
+  afterEach(() => vi.useRealTimers());
+
+  const before = (domain: string, ttl: number) => ({
+    domain,
+    points: "old",
+    still_old: ["127.0.0.1:5300"],
+    failed: [],
+    ttl: { stage: "before", max_ttl: ttl, recommended_ttl: 300, lower_first: ttl > 300, wait_secs: ttl, text: `Lower the TTL from ${ttl} s.` },
+    answers: [],
+    spf: { record: null, verdict: "no_record", detail: "", warning: null, new_host_ips: [], resolver: null },
+  });
+
+  it("offers 'I lowered the TTL', then counts the highest old TTL down in local time, then says to switch", async () => {
+    // local 09:00 (the screen shows local time; the constructor takes local time too)
+    const lowered = new Date(2026, 11, 4, 9, 0, 0);
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout", "requestAnimationFrame"], now: lowered });
+    const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+    await host.discover({ kind: "copy", root: "/srv/copy" });
+    await host.chooseDestination({ preset: "fastmail", imap_host: null, imap_port: null, imap_security: null, smtp_host: null, pinned_sha256: null });
+    host.dnsResult = { checked_at: "2026-12-04T08:50:00Z", all_new: false, warnings: [], domains: [before("example.com", 3600), before("example.org", 600)] } as unknown as DnsReport;
+    const w = new Wizard(root, host, host.info, host.view);
+    w.state.selected = "dns_prep";
+    w.render();
+    // nothing to count before a check
+    expect(tid("ttl-wait")).toBeNull();
+    tid("check-dns")!.click();
+    await tick(20);
+    expect(tid("ttl-wait")!.dataset.state).toBe("not_lowered");
+    expect(q('[data-testid="ttl-wait"] p')!.textContent).toBe(
+      "Once you have lowered the TTL at your DNS provider, tell Ferry. Resolvers may still hold the old answer for up to the old TTL (1 h): Ferry counts it down and tells you when to switch the MX records.",
+    );
+    host.calls = [];
+    tid("ttl-lowered")!.click();
+    await tick(20);
+    expect(host.calls).toEqual(["mark_ttl_lowered"]);
+    expect(tid("ttl-wait")!.dataset.state).toBe("waiting");
+    expect(tid("ttl-wait-title")!.textContent).toBe("Switch the MX records after 4 Dec 2026, 10:00");
+    expect(tid("ttl-wait-text")!.textContent).toBe(
+      "1 h left. You lowered the TTL on 4 Dec 2026, 09:00; until the old TTL (1 h) has passed, some resolvers may still send mail to the old server.",
+    );
+    expect(tid("ttl-bar")!.dataset.percent).toBe("0");
+    // the screen moves on by itself (one re-render every 30 s; nothing asked of the host)
+    host.calls = [];
+    // (15 min 10 s on: the last re-render came at 15 min)
+    await tick(15 * 60_000 + 10_000);
+    expect(tid("ttl-wait-text")!.textContent).toBe(
+      "45 min left. You lowered the TTL on 4 Dec 2026, 09:00; until the old TTL (1 h) has passed, some resolvers may still send mail to the old server.",
+    );
+    expect(tid("ttl-bar")!.dataset.percent).toBe("25");
+    expect(host.calls).toEqual([]);
+    // Cut-over says so too, before the admin clicks "I switched the MX records"
+    tid("phase-cutover")!.click();
+    await tick(20);
+    expect(tid("cutover-ttl")!.textContent).toBe(
+      "Better wait until 4 Dec 2026, 10:00 (45 min from now). You lowered the TTL on 4 Dec 2026, 09:00: until the old TTL (1 h) has passed, some resolvers still send mail to the old server. Ferry would copy that mail too, in the cut-over and final syncs, but people would see it late.",
+    );
+    tid("phase-dns_prep")!.click();
+    await tick(20);
+    await tick(45 * 60_000);
+    expect(tid("ttl-wait")!.dataset.state).toBe("passed");
+    expect(tid("ttl-wait-title")!.textContent).toBe("The old TTL has passed: switch the MX records now");
+    expect(tid("ttl-wait-text")!.textContent).toBe(
+      "You lowered the TTL on 4 Dec 2026, 09:00, and the old TTL (1 h) has passed. Switch the MX records at your DNS provider, then continue to Cut-over and tell Ferry.",
+    );
+    expect(tid("ttl-bar")!.dataset.percent).toBe("100");
+    tid("phase-cutover")!.click();
+    await tick(20);
+    expect(tid("cutover")).not.toBeNull();
+    expect(tid("cutover-ttl")).toBeNull();
+    tid("phase-dns_prep")!.click();
+    await tick(20);
+    // once every domain answers the new host, there is nothing left to wait for
+    expect(tid("check-dns")!.className).toBe("primary");
+    host.dnsResult = { ...host.dnsResult, all_new: true };
+    tid("check-dns")!.click();
+    await tick(20);
+    expect(tid("ttl-wait")).toBeNull();
+    // nothing left to do here: checking again is the lesser button
+    expect(tid("check-dns")!.className).toBe("secondary");
+  });
+});
+
 describe("Cut-over", () => {
   it("starts the watch when the admin switched MX, shows each round and the sync it ran", async () => {
     await discovered();
@@ -349,6 +473,13 @@ describe("Cut-over", () => {
     await flush();
     expect(q('[data-testid="cutover"] h2')!.textContent).toBe("The cut-over watch ended");
     expect(q('[data-testid="cutover-john@example.com"]')!.textContent).toBe("john@example.com2 of 22.0 KiB");
+    expect(tid("mx-switched")!.className).toBe("primary");
+    // once the step is done, watching again is the lesser button and Continue the default
+    w.state.view.status.phases = w.state.view.status.phases.map((p) => (p.phase === "cutover" ? { ...p, state: "done" } : p));
+    w.render();
+    expect(tid("mx-switched")!.textContent).toBe("Watch again");
+    expect(tid("mx-switched")!.className).toBe("secondary");
+    expect(tid("continue")!.className).toBe("primary");
   });
 
   it("cannot start while something blocks it", async () => {

@@ -230,4 +230,24 @@ describe("every step's frame", () => {
     tid("back")!.click();
     expect(tid("screen-discover")).not.toBeNull();
   });
+
+  it("makes Continue the one primary button once a step is done and asks nothing more", async () => {
+    await Wizard.start(root, host);
+    expect(tid("continue")!.className).toBe("secondary");
+    await host.discover({ kind: "copy", root: "/srv/copy" });
+    // (the fake's copy has warnings to decide on: decided)
+    host.view.status.phases = host.view.status.phases.map((p) => (p.phase === "discover" ? { ...p, state: "done" } : p));
+    document.body.innerHTML = "";
+    root = document.createElement("div");
+    document.body.append(root);
+    await Wizard.start(root, host);
+    tid("phase-discover")!.click();
+    expect(tid("phase-discover")!.dataset.state).toBe("done");
+    expect(tid("continue")!.className).toBe("primary");
+    expect(Array.from(root.querySelectorAll("button.primary")).map((b) => b.getAttribute("data-testid"))).toEqual(["continue"]);
+    // a step not done keeps its own primary button, and Continue stays secondary
+    tid("continue")!.click();
+    expect(Array.from(root.querySelectorAll("button.primary")).map((b) => b.getAttribute("data-testid"))).toEqual(["save-destination"]);
+    expect(tid("continue")!.className).toBe("secondary");
+  });
 });

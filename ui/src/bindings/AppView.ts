@@ -4,9 +4,11 @@ import type { Destination } from "./Destination";
 import type { JobView } from "./JobView";
 import type { LoginCheckRecord } from "./LoginCheckRecord";
 import type { MigrationStatus } from "./MigrationStatus";
+import type { OAuthSettings } from "./OAuthSettings";
 import type { PlannedAccount } from "./PlannedAccount";
 import type { Snapshot } from "./Snapshot";
 import type { Source } from "./Source";
+import type { TtlWait } from "./TtlWait";
 
 /**
  * Everything the wizard shows: where the migration stands and what each screen needs. Never a
@@ -16,7 +18,16 @@ export type AppView = { status: MigrationStatus, source: Source | null, inventor
 /**
  * The certificate fingerprint the admin accepted for the destination, if any.
  */
-destination_pin: string | null, plan: Array<PlannedAccount>, decisions: Array<Decision>, login_checks: Array<LoginCheckRecord>, 
+destination_pin: string | null, 
+/**
+ * How Ferry signs in to the destination as the admin's app (Microsoft 365, Google
+ * Workspace): tenant and app, or service account; never the secret. `None`: passwords.
+ */
+oauth: OAuthSettings | null, plan: Array<PlannedAccount>, decisions: Array<Decision>, login_checks: Array<LoginCheckRecord>, 
+/**
+ * When the admin lowered the TTL and until when the old TTL may linger (DNS prep's countdown).
+ */
+ttl_wait: TtlWait | null, 
 /**
  * The running (or last) job's progress, for a window opened while it runs.
  */

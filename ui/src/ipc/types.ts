@@ -9,10 +9,12 @@ import type { Destination } from "../bindings/Destination";
 import type { DestinationChoice } from "../bindings/DestinationChoice";
 import type { ExportReport } from "../bindings/ExportReport";
 import type { HostInfo } from "../bindings/HostInfo";
+import type { ImportPreview } from "../bindings/ImportPreview";
 import type { JobEvent } from "../bindings/JobEvent";
 import type { JobKind } from "../bindings/JobKind";
 import type { JobView } from "../bindings/JobView";
 import type { OpenWhat } from "../bindings/OpenWhat";
+import type { PasswordImport } from "../bindings/PasswordImport";
 import type { ProfilesChoice } from "../bindings/ProfilesChoice";
 import type { QuarantineArchive } from "../bindings/QuarantineArchive";
 import type { QuarantineTarget } from "../bindings/QuarantineTarget";
@@ -24,6 +26,10 @@ import type { DnsReport } from "../bindings/DnsReport";
 import type { DnsSettings } from "../bindings/DnsSettings";
 import type { Security } from "../bindings/Security";
 import type { Source } from "../bindings/Source";
+import type { OAuthFile } from "../bindings/OAuthFile";
+import type { OAuthSignIn } from "../bindings/OAuthSignIn";
+import type { VaultStatus } from "../bindings/VaultStatus";
+import type { SourceImap } from "../bindings/SourceImap";
 
 export interface Host {
   hostInfo(): Promise<HostInfo>;
@@ -42,6 +48,8 @@ export interface Host {
   checkLogins(): Promise<CheckReport>;
   review(): Promise<Review>;
   dnsCheck(): Promise<DnsReport>;
+  /** The admin lowered the TTL now: the view's `ttl_wait` counts down the old TTL from here. */
+  markTtlLowered(): Promise<AppView>;
   dnsSettings(): Promise<DnsSettings>;
   setDnsSettings(settings: DnsSettings): Promise<DnsSettings>;
   startSync(kind: JobKind): Promise<string>;
@@ -58,6 +66,27 @@ export interface Host {
   openRecorded(what: OpenWhat): Promise<void>;
   /** Keeps a refused message (the mbox file is chosen in the system's save dialog); `null` when cancelled. */
   resolveMessage(account: string, message: MessageRef, way: ResolveWay): Promise<ResolvedMessage | null>;
+  /** The system's file chooser for a key or certificate file; only its path comes back (`null` when cancelled). */
+  chooseOAuthFile(what: OAuthFile): Promise<string | null>;
+  /** Microsoft 365 / Google Workspace with the app's sign-in. One way only: the secret is never returned. */
+  chooseOAuthDestination(signIn: OAuthSignIn, clientSecret: string | null): Promise<AppView>;
+  /** Where Ferry's encrypted password file is and whether it waits for its passphrase. */
+  vaultStatus(): Promise<VaultStatus>;
+  /** One way only: the passphrase is never returned (see wizard/passphrase.ts). */
+  unlockVault(passphrase: string): Promise<VaultStatus>;
+  /** The old server's IMAP service for accounts read over IMAP; `null` until it is set. */
+  sourceImap(): Promise<SourceImap | null>;
+  setSourceImap(imap: SourceImap): Promise<SourceImap>;
+  /** One way only, as `setPassword`: the old server's password of an account read over IMAP. */
+  setSourcePassword(sourceAddress: string, password: string): Promise<AppView>;
+  /** The system's open dialog for a password file; `null` when the admin cancels. */
+  choosePasswordFile(): Promise<string | null>;
+  /** Reads the file against the plan and stores nothing; no password comes back. */
+  previewPasswordFile(path: string): Promise<ImportPreview>;
+  /** Stores the passwords of the file last previewed (all or none). */
+  importPasswordFile(): Promise<PasswordImport>;
+  /** Overwrites and deletes the file Rust imported (no path from here). */
+  deletePasswordFile(): Promise<void>;
 }
 
 /** Commands fail with a CommandError; anything else (a bug, a lost IPC) becomes an `internal` one. */

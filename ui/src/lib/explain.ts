@@ -140,6 +140,7 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
     invalid: "That cannot be used",
     connection: "Ferry could not reach the server",
     vault: "The password store could not be opened",
+    vault_locked: "Ferry's password file is locked",
     project_file: "Ferry could not save or read this migration",
     busy: "Discovery is already running",
     internal: "Something went wrong inside Ferry",
@@ -192,6 +193,9 @@ export function explainError(err: CommandError, os: string): ErrorHelp {
         os === "macos"
           ? ["Unlock the login keychain (Keychain Access), then try again."]
           : ["Sign in to a desktop session with a keyring (GNOME Keyring, KWallet), then try again."];
+      break;
+    case "vault_locked":
+      steps = ["Do the step again and enter the passphrase of Ferry's password file when Ferry asks for it."];
       break;
     case "project_file":
       steps = ["Check the free disk space and the permissions of the folder named in the message."];

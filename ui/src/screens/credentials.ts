@@ -19,6 +19,12 @@ export interface CredentialsProps {
   shown: ReadonlySet<string>;
   busy: boolean;
   error: CommandError | null;
+  /** Passwords on the old server for accounts read over IMAP (source_imap.ts). */
+  sourceImap?: HTMLElement | null;
+  /** A host Ferry signs in to as the admin's app (oauth.ts): its mailbox check instead of password fields. */
+  oauth?: (HTMLElement | null)[] | null;
+  /** The passwords from a file the admin already has (credentials_import.ts), above the table; password hosts only. */
+  passwordImport?: HTMLElement | null;
 }
 
 export interface CredentialsActions {
@@ -50,11 +56,16 @@ export function credentialsBody(p: CredentialsProps, a: CredentialsActions): (HT
   if (!p.destination) {
     return [h("div", { class: "notice", "data-testid": "empty" }, "Choose the new mail host first (step 2): the passwords are for accounts there.")];
   }
+  if (p.oauth) return [...p.oauth, p.sourceImap ?? null];
   const accounts = p.plan.filter((x) => x.included && x.present && x.kind === "user");
   const last = (acc: string) => p.checks.filter((c) => c.account === acc && c.side === "destination").sort((x, y) => y.checked_at - x.checked_at)[0];
   const ok = accounts.filter((acc) => last(acc.source_address)?.status === "ok").length;
+  // every password is in (typed and stored, or imported from a file) and not all sign in yet:
+  // checking the logins is the next step
+  const checkNext = ok < accounts.length && accounts.length > 0 && accounts.every((acc) => p.stored.has(acc.source_address));
   return [
     p.error ? h("div", { class: "card error", role: "alert", "data-testid": "error", "data-code": p.error.code }, h("h2", {}, "That did not work"), h("p", { "data-testid": "error-message" }, p.error.message)) : null,
+    p.passwordImport ?? null,
     h(
       "section",
       { class: "card", "data-testid": "passwords" },
@@ -114,9 +125,10 @@ export function credentialsBody(p: CredentialsProps, a: CredentialsActions): (HT
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: ok === accounts.length ? "secondary" : "primary", "data-testid": "store-passwords", disabled: p.busy, onclick: () => a.storeAll() }, "Store passwords"),
-        h("button", { type: "button", class: "secondary", "data-testid": "check-logins", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : "Check logins"),
+        h("button", { type: "button", class: ok === accounts.length || checkNext ? "secondary" : "primary", "data-testid": "store-passwords", disabled: p.busy, onclick: () => a.storeAll() }, "Store passwords"),
+        h("button", { type: "button", class: checkNext ? "primary" : "secondary", "data-testid": "check-logins", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Checking…" : "Check logins"),
       ),
     ),
+    p.sourceImap ?? null,
   ];
 }

@@ -92,10 +92,10 @@ export function decommissionBody(p: DecommissionProps, a: DecommissionActions): 
 }
 
 /** A bar; its width goes through the CSSOM (the CSP forbids style attributes). */
-function bar(pct: number): HTMLElement {
+function bar(pct: number, state: "counting" | "blocked" | "done"): HTMLElement {
   const fill = h("span", { class: "bar-fill" });
-  fill.style.width = `${pct.toFixed(1)}%`;
-  return h("span", { class: "bar", "data-testid": "quiet-bar", "data-percent": pct.toFixed(0), "aria-hidden": "true" }, fill);
+  fill.style.width = pct === 0 ? "0%" : `${pct.toFixed(1)}%`;
+  return h("span", { class: "bar", "data-testid": "quiet-bar", "data-percent": pct.toFixed(0), "data-state": state, "aria-hidden": "true" }, fill);
 }
 
 /** The clock; it shows done only when the checklist's item is (quiet counts once DNS is all new). */
@@ -110,17 +110,26 @@ function clock(c: QuietClock | null, now: number, item: ChecklistItem | null): H
   }
   const quietFor = now - c.quiet_since;
   const needed = c.quiet_hours * 3600;
-  const done = quietFor >= needed && (item === null || item.state === "done");
-  const waitingFor = quietFor >= needed && !done ? (item?.todo ?? item?.detail ?? null) : null;
+  // blocked: the quiet time does not count yet (DNS not all new), so the bar shows none of it
+  const blocked = item !== null && item.state === "blocked";
+  const done = !blocked && quietFor >= needed && (item === null || item.state === "done");
+  const why = item?.todo ?? item?.detail ?? "";
+  const waitingFor = quietFor >= needed && !done ? why : null;
   return h(
     "section",
     { class: done ? "card ok quiet-clock" : "card quiet-clock", "data-testid": "quiet-clock" },
     h("h2", {}, "Quiet for ", h("span", { "data-testid": "quiet-for" }, quietText(quietFor))),
-    bar(percent(quietFor, needed)),
+    blocked ? bar(0, "blocked") : bar(percent(quietFor, needed), done ? "done" : "counting"),
     h(
       "p",
       { class: "sub", "data-testid": "quiet-needed" },
-      done ? `No mail has reached the old server for ${c.quiet_hours} hours or more.` : waitingFor !== null ? `Quiet long enough, but it does not count yet. ${waitingFor}` : `${quietText(needed - quietFor)} to go: the old server should get no mail for ${c.quiet_hours} hours before it is switched off. If mail arrives, the clock starts again.`,
+      done
+        ? `No mail has reached the old server for ${c.quiet_hours} hours or more.`
+        : waitingFor !== null
+          ? `Quiet long enough, but it does not count yet. ${waitingFor}`
+          : blocked
+            ? `It does not count yet. ${why}`
+            : `${quietText(needed - quietFor)} to go: the old server should get no mail for ${c.quiet_hours} hours before it is switched off. If mail arrives, the clock starts again.`,
     ),
   );
 }
@@ -161,6 +170,9 @@ export class DecommissionController {
   constructor(
     private readonly host: Host,
     private readonly render: () => void,
+    /** Called after a check ran: the check is logged as the step's run, so the wizard's board
+     * (the sidebar's "Decommission" state) has changed. */
+    private readonly checked: () => void = () => {},
     private readonly clock: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
@@ -206,6 +218,7 @@ export class DecommissionController {
     });
     this.busy = false;
     this.render();
+    if (this.error === null) this.checked();
   }
 
   private async markClone(): Promise<void> {

@@ -33,6 +33,12 @@ export interface DestinationProps {
   /** A certificate check is running. */
   probing: boolean;
   error: CommandError | null;
+  /** The old server's IMAP service (source_imap.ts), shown under the account plan. */
+  sourceImap?: HTMLElement | null;
+  /** Microsoft 365 / Google Workspace (oauth.ts): what to prepare and the app's details, under the cards. */
+  oauthForm?: HTMLElement | null;
+  /** How Ferry signs in to the chosen host as the admin's app (oauth.ts), in its card. */
+  oauthSignIn?: HTMLElement | null;
 }
 
 export interface DestinationActions {
@@ -70,8 +76,9 @@ export function destinationBody(p: DestinationProps, a: DestinationActions): (HT
   const choosing = p.destination === null || p.editing;
   return [
     p.error ? h("div", { class: "card error", role: "alert", "data-testid": "error", "data-code": p.error.code }, h("h2", {}, "That did not work"), h("p", { "data-testid": "error-message" }, p.error.message)) : null,
-    choosing ? chooser(p, a) : chosen(p.destination!, p.pin, a),
+    choosing ? chooser(p, a) : chosen(p.destination!, p.pin, a, p.oauthSignIn ?? null),
     p.destination && !p.editing ? planTable(p.plan, a) : null,
+    p.destination && !p.editing ? (p.sourceImap ?? null) : null,
   ];
 }
 
@@ -100,6 +107,7 @@ function chooser(p: DestinationProps, a: DestinationActions): HTMLElement {
     { class: "card", "data-testid": "destination-chooser" },
     h("h2", {}, "Where does the mail go?"),
     h("div", { class: "preset-grid" }, p.presets.map(card)),
+    p.oauthForm ?? null,
     generic
       ? h(
           "div",
@@ -170,7 +178,7 @@ function certificateCard(c: CertificateInfo, trusted: boolean, a: DestinationAct
   );
 }
 
-function chosen(d: Destination, pin: string | null, a: DestinationActions): HTMLElement {
+function chosen(d: Destination, pin: string | null, a: DestinationActions, signIn: HTMLElement | null): HTMLElement {
   return h(
     "section",
     { class: "card", "data-testid": "destination-chosen" },
@@ -183,6 +191,7 @@ function chosen(d: Destination, pin: string | null, a: DestinationActions): HTML
         h("strong", { "data-testid": "destination-name" }, d.name),
         h("span", { class: "sub mono", "data-testid": "destination-host" }, `${d.imap.host}:${d.imap.port}`),
         pin ? h("span", { class: "sub" }, "Certificate pinned (the fingerprint you trusted)") : null,
+        signIn,
       ),
       h("div", { class: "actions" }, h("button", { type: "button", class: "quiet", "data-testid": "change-destination", onclick: () => a.edit() }, "Change host…")),
     ),

@@ -7,14 +7,19 @@ import type { DnsSettings } from "../bindings/DnsSettings";
 import type { DomainDns } from "../bindings/DomainDns";
 import type { Points } from "../bindings/Points";
 import type { SpfVerdict } from "../bindings/SpfVerdict";
+import type { TtlWait } from "../bindings/TtlWait";
 import { h } from "../lib/dom";
-import { duration, plural } from "../lib/format";
+import { duration, percent, plural, when } from "../lib/format";
 
 export interface DnsProps {
   report: DnsReport | null;
   /** The new host needs its MX names given (another IMAP host; presets know theirs). */
   needsMx: boolean;
   settings: DnsSettings | null;
+  /** When the admin lowered the TTL, and until when the old TTL may linger. */
+  ttlWait: TtlWait | null;
+  /** Unix seconds: the countdown's "now" (the wizard re-renders it while it runs). */
+  now: number;
   busy: boolean;
   error: CommandError | null;
 }
@@ -23,6 +28,8 @@ export interface DnsActions {
   check(): void;
   /** Records what is typed (no re-render); the check saves it first. */
   typeMx(names: string): void;
+  /** The admin lowered the TTL at their DNS provider just now. */
+  ttlLowered(): void;
 }
 
 export const DNS_LEAD =
@@ -55,10 +62,59 @@ export function dnsBody(p: DnsProps, a: DnsActions): (HTMLElement | null)[] {
       h("h2", {}, p.report ? (p.report.all_new ? "Every domain's mail goes to the new host" : "Where mail goes today") : "Check DNS"),
       p.report ? h("p", { class: "section-lead" }, `Checked ${plural(p.report.domains.length, "domain")}.`) : h("p", { class: "section-lead" }, "Run the check now, and again after you lower the TTL."),
       p.report && p.report.warnings.length > 0 ? h("ul", { class: "blockers", "data-testid": "dns-warnings" }, p.report.warnings.map((w) => h("li", {}, w))) : null,
-      h("div", { class: "actions" }, h("button", { type: "button", class: "primary", "data-testid": "check-dns", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Asking the resolvers…" : p.report ? "Check again" : "Check DNS")),
+      h("div", { class: "actions" }, h("button", { type: "button", class: p.report?.all_new ? "secondary" : "primary", "data-testid": "check-dns", disabled: p.busy, onclick: () => a.check() }, p.busy ? "Asking the resolvers…" : p.report ? "Check again" : "Check DNS")),
     ),
+    ttlCard(p, a),
     ...(p.report ? p.report.domains.map(domainCard) : []),
   ];
+}
+
+/** The highest TTL to lower among the domains (the advice's "lower first"), if any. */
+function ttlToLower(report: DnsReport | null): number | null {
+  const high = (report?.domains ?? []).filter((d) => d.ttl?.lower_first).map((d) => d.ttl!.max_ttl);
+  return high.length > 0 ? Math.max(...high) : null;
+}
+
+/**
+ * After the TTL is lowered, resolvers may hold the old answer for as long as the old TTL: the
+ * card offers to count it down, then counts it down, then says the MX records can be switched.
+ */
+function ttlCard(p: DnsProps, a: DnsActions): HTMLElement | null {
+  if (p.report?.all_new) return null;
+  const w = p.ttlWait;
+  if (w === null) {
+    const high = ttlToLower(p.report);
+    if (high === null) return null;
+    return h(
+      "section",
+      { class: "card ttl-wait", "data-testid": "ttl-wait", "data-state": "not_lowered" },
+      h("h2", {}, "Lowered the TTL?"),
+      h(
+        "p",
+        { class: "section-lead" },
+        `Once you have lowered the TTL at your DNS provider, tell Ferry. Resolvers may still hold the old answer for up to the old TTL (${duration(high)}): Ferry counts it down and tells you when to switch the MX records.`,
+      ),
+      h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", "data-testid": "ttl-lowered", disabled: p.busy, onclick: () => a.ttlLowered() }, "I lowered the TTL")),
+    );
+  }
+  const left = w.switch_after - p.now;
+  const passed = left <= 0;
+  const fill = h("span", { class: "bar-fill" });
+  const done = percent(p.now - w.lowered_at, w.old_ttl_secs);
+  fill.style.width = `${done.toFixed(1)}%`;
+  return h(
+    "section",
+    { class: passed ? "card ok ttl-wait" : "card ttl-wait", "data-testid": "ttl-wait", "data-state": passed ? "passed" : "waiting", "data-switch-after": String(w.switch_after) },
+    h("h2", { "data-testid": "ttl-wait-title" }, passed ? "The old TTL has passed: switch the MX records now" : `Switch the MX records after ${when(w.switch_after)}`),
+    h("span", { class: "bar", "data-testid": "ttl-bar", "data-percent": done.toFixed(0), "aria-hidden": "true" }, fill),
+    h(
+      "p",
+      { class: "sub", "data-testid": "ttl-wait-text" },
+      passed
+        ? `You lowered the TTL on ${when(w.lowered_at)}, and the old TTL (${duration(w.old_ttl_secs)}) has passed. Switch the MX records at your DNS provider, then continue to Cut-over and tell Ferry.`
+        : `${duration(left)} left. You lowered the TTL on ${when(w.lowered_at)}; until the old TTL (${duration(w.old_ttl_secs)}) has passed, some resolvers may still send mail to the old server.`,
+    ),
+  );
 }
 
 function mxForm(p: DnsProps, a: DnsActions): HTMLElement {

@@ -26,6 +26,8 @@ export interface SyncProps {
   note: string | null;
   /** The last run was paused (Resume), not ended (Run again). */
   paused: boolean;
+  /** The phase is done (its last run succeeded). */
+  done: boolean;
 }
 
 export interface SyncActions {
@@ -85,7 +87,8 @@ export function syncBody(p: SyncProps, a: SyncActions): (HTMLElement | null)[] {
           ? h("button", { type: "button", class: "secondary", "data-testid": "pause", onclick: () => a.pause() }, "Pause")
           : h(
               "button",
-              { type: "button", class: "primary", "data-testid": "start-sync", disabled: !p.ready, onclick: () => a.start() },
+              // Once a run ended well, the next step (Continue) matters more than running it again.
+              { type: "button", class: p.done && !p.paused ? "secondary" : "primary", "data-testid": "start-sync", disabled: !p.ready, onclick: () => a.start() },
               job ? (p.paused ? `Resume the ${name}` : `Run the ${name} again`) : `Start the ${name}`,
             ),
         running ? h("span", { class: "blocked" }, "You may close this window: the copy goes on, and the menu-bar icon shows how far it is.") : null,
@@ -111,7 +114,9 @@ function progressCard(job: JobView, rates: number[]): HTMLElement {
       h("span", { class: "sub", "data-testid": "rate" }, job.running ? `${bytes(Math.round(rate))}/s` : ""),
       h("span", { class: "sub", "data-testid": "eta" }, eta !== null ? `About ${duration(eta)} left` : ""),
     ),
-    chart(rates),
+    // A chart needs two measurements: during a run it says it is measuring; after a run too
+    // short to measure (or seen only after a restart) an empty frame would only puzzle.
+    job.running || (rates.length > 1 && Math.max(...rates) > 0) ? chart(rates) : null,
     h(
       "table",
       { class: "progress-table" },
@@ -176,5 +181,5 @@ function chart(rates: number[]): HTMLElement {
     line.setAttribute("class", "chart-line");
     svg.append(line);
   }
-  return h("div", { class: "chart-box", "data-testid": "chart", "data-samples": rates.length }, svg as unknown as HTMLElement, h("span", { class: "chart-peak" }, measured > 0 ? `peak ${bytes(Math.round(peak))}/s` : "speed: not measured yet"));
+  return h("div", { class: "chart-box", "data-testid": "chart", "data-samples": rates.length }, svg as unknown as HTMLElement, h("span", { class: "chart-peak" }, measured > 0 ? `peak ${bytes(Math.round(peak))}/s` : "measuring the speed…"));
 }

@@ -22,6 +22,7 @@ import { asCommandError } from "../ipc/types";
 import { clear, h } from "../lib/dom";
 import { type SortOrder, nextOrder } from "../lib/sort";
 import { CREDENTIALS_LEAD, credentialsBody } from "../screens/credentials";
+import { type ImportedAccounts, PasswordImportSection } from "../screens/credentials_import";
 import { DESTINATION_LEAD, type DestinationForm, destinationBody } from "../screens/destination";
 import { DISCOVER_LEAD, type DiscoverConfirm, discoverBody } from "../screens/discover";
 import { DECOMMISSION_LEAD, DecommissionController } from "../screens/decommission";
@@ -33,8 +34,11 @@ import { CUTOVER_LEAD, cutoverBody } from "../screens/cutover";
 import { DNS_LEAD, dnsBody } from "../screens/dns";
 import { REVIEW_LEAD, reviewBody } from "../screens/review";
 import { SYNC_LEAD, syncBody } from "../screens/sync";
+import { SourceImapScreen } from "../screens/source_imap";
+import { OAUTH_CREDENTIALS_LEAD, OAuthScreen, isOAuthPreset, signsInAsApp } from "../screens/oauth";
 import { frame } from "./frame";
 import { sidebar } from "./sidebar";
+import { PassphraseDialog, withPassphrase } from "./passphrase";
 
 /** How many throughput samples the chart keeps. */
 const RATE_SAMPLES = 120;
@@ -98,9 +102,14 @@ function splitImap(suggested: string | null): { host: string; port: string } {
 export class Wizard {
   state: WizardState;
   private frameRequested = false;
+  private ttlTimer: ReturnType<typeof setTimeout> | null = null;
   /** Profiles, Quarantine and Decommission keep their own state (made on first show). */
   private resolving: ResolveController | null = null;
   private later: { profiles: ProfilesScreen; quarantine: QuarantineScreen; decommission: DecommissionController } | null = null;
+  /** The old server's IMAP service (on Destination and Credentials), made on first show. */
+  private sourceImapScreen: SourceImapScreen | null = null;
+  /** Microsoft 365 / Google Workspace sign-in (on Destination and Credentials), made on first show. */
+  private oauthScreen: OAuthScreen | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -145,6 +154,8 @@ export class Wizard {
 
   /** Loads what the host remembers and shows it; subscribes to job progress. */
   static async start(root: HTMLElement, host: Host): Promise<Wizard> {
+    // A command waiting for the password file's passphrase asks for it in a dialog, then runs again.
+    host = withPassphrase(host, new PassphraseDialog(host, root.ownerDocument.body));
     try {
       const [info, view, presets] = await Promise.all([host.hostInfo(), host.appView(), host.destinationPresets()]);
       const wizard = new Wizard(root, host, info, view);
@@ -191,6 +202,9 @@ export class Wizard {
       const kind = job ? job.kind : e.job;
       job = { id: event.job_id, kind, running: true, accounts: e.accounts, summary: job?.summary ?? null };
       this.state = { ...s, job, rates: [] };
+      // the project has logged the run by now: the sidebar shows the step running (also for a
+      // job the screen did not start, such as the menu-bar's final sync)
+      void this.refresh();
     } else if (job) {
       if (e.kind === "account") {
         const others = job.accounts.filter((a) => a.account !== e.progress.account);
@@ -245,6 +259,7 @@ export class Wizard {
     const phases = phasesFor(s);
     const current = phases.find((p) => p.phase === s.selected) ?? phases[0];
     const view = s.view;
+    const now = Math.floor(Date.now() / 1000);
     let lead = current.summary;
     let body: (HTMLElement | null)[];
     switch (current.phase) {
@@ -317,6 +332,9 @@ export class Wizard {
             busy: s.running,
             probing: s.probing,
             error: s.error,
+            sourceImap: this.sourceImap().destinationSection(view),
+            oauthForm: this.oauth().destinationForm(s.destForm.preset, view),
+            oauthSignIn: this.oauth().signInLine(view),
           },
           {
             pickPreset: (preset) => this.set({ destForm: { ...this.state.destForm, preset }, certificate: null, trusted: false }),
@@ -335,9 +353,9 @@ export class Wizard {
         );
         break;
       case "credentials":
-        lead = CREDENTIALS_LEAD;
+        lead = signsInAsApp(view) ? OAUTH_CREDENTIALS_LEAD : CREDENTIALS_LEAD;
         body = credentialsBody(
-          { destination: view.destination, plan: view.plan, checks: view.login_checks, typed: s.typed, stored: s.stored, shown: s.shown, busy: s.running, error: s.error },
+          { destination: view.destination, plan: view.plan, checks: view.login_checks, typed: s.typed, stored: s.stored, shown: s.shown, busy: s.running, error: s.error, sourceImap: this.sourceImap().credentialsSection(view), oauth: this.oauth().credentialsBody(view, s.running, s.error, () => this.checkLogins(), () => this.editApp()), passwordImport: signsInAsApp(view) ? null : this.passwordImport().section(s.running) },
           {
             type: (account, value) => {
               // no re-render while typing: the field keeps its caret (and WebDriver its element)
@@ -349,10 +367,7 @@ export class Wizard {
               this.set({ shown });
             },
             storeAll: () => void this.storePasswords(),
-            check: () => void this.act(async () => {
-              await this.host.checkLogins();
-              return this.host.appView();
-            }),
+            check: () => this.checkLogins(),
           },
         );
         break;
@@ -372,6 +387,7 @@ export class Wizard {
             error: s.error,
             note: current.note,
             paused: s.lastOutcome === "cancelled",
+            done: current.state === "done",
           },
           {
             start: () => {
@@ -404,19 +420,20 @@ export class Wizard {
       case "dns_prep":
         lead = DNS_LEAD;
         body = dnsBody(
-          { report: s.dns, needsMx: view.destination?.preset === "genericImap", settings: s.dnsSettings, busy: s.running, error: s.error },
+          { report: s.dns, needsMx: view.destination?.preset === "genericImap", settings: s.dnsSettings, ttlWait: view.ttl_wait, now, busy: s.running, error: s.error },
           {
             check: () => void this.runDnsCheck(),
             typeMx: (names) => {
               this.state.typedMx = names;
             },
+            ttlLowered: () => void this.act(() => this.host.markTtlLowered()),
           },
         );
         break;
       case "cutover":
         lead = CUTOVER_LEAD;
         body = cutoverBody(
-          { blockers: current.blockers, job: s.job, error: s.error },
+          { blockers: current.blockers, done: current.state === "done", job: s.job, ttlWait: view.ttl_wait, now, error: s.error },
           {
             switched: () => void this.startSync("dns_watch"),
             stop: () => void this.host.cancelJob(),
@@ -427,7 +444,7 @@ export class Wizard {
       case "quarantine":
       case "decommission": {
         const render = () => this.renderSoon();
-        this.later = this.later ?? { profiles: new ProfilesScreen(this.host, render), quarantine: new QuarantineScreen(this.host, render), decommission: new DecommissionController(this.host, render) };
+        this.later = this.later ?? { profiles: new ProfilesScreen(this.host, render), quarantine: new QuarantineScreen(this.host, render), decommission: new DecommissionController(this.host, render, () => void this.refresh()) };
         lead = { profiles: PROFILES_LEAD, quarantine: QUARANTINE_LEAD, decommission: DECOMMISSION_LEAD }[current.phase];
         body = current.phase === "decommission" ? this.later.decommission.body(current.blockers) : this.later[current.phase].body(view, current.blockers);
         break;
@@ -444,6 +461,8 @@ export class Wizard {
       blocked: blockedBy(current, s),
       onGo: (phase) => this.go(phase),
     });
+    // DNS prep and Cut-over count the old TTL down: re-rendered while they show it
+    this.tickTtlCountdown(current.phase === "dns_prep" || current.phase === "cutover" ? (view.ttl_wait?.switch_after ?? null) : null);
     const focus = rememberFocus(this.root);
     clear(this.root);
     this.root.append(h("div", { class: "layout" }, sidebar(phases, s.selected, (phase) => this.go(phase)), h("main", { class: "content" }, screen)));
@@ -481,6 +500,11 @@ export class Wizard {
   private async saveDestination(): Promise<void> {
     const f = this.state.destForm;
     if (!f.preset) return;
+    const oauthPreset = f.preset;
+    if (isOAuthPreset(oauthPreset)) {
+      await this.act(() => this.oauth().save(oauthPreset), { editingDestination: false });
+      return;
+    }
     const generic = f.preset === "genericImap";
     const invalid = generic ? formProblem(f) : null;
     if (invalid) return this.set({ error: { code: "invalid", message: invalid } });
@@ -518,6 +542,22 @@ export class Wizard {
     });
   }
 
+  /**
+   * While a screen counts down the old TTL, one re-render every 30 s (or when it ends) moves the
+   * countdown on; each render replaces the timer, and another screen's render clears it. Nothing
+   * is asked of Rust: the countdown is the clock against the view's `switch_after`.
+   */
+  private tickTtlCountdown(switchAfter: number | null): void {
+    if (this.ttlTimer !== null) clearTimeout(this.ttlTimer);
+    this.ttlTimer = null;
+    const left = switchAfter === null ? 0 : switchAfter * 1000 - Date.now();
+    if (left <= 0) return;
+    this.ttlTimer = setTimeout(() => {
+      this.ttlTimer = null;
+      this.renderSoon();
+    }, Math.min(30_000, left + 100));
+  }
+
   private async runDnsCheck(): Promise<void> {
     if (this.state.running) return;
     this.set({ running: true, error: null });
@@ -535,6 +575,51 @@ export class Wizard {
     } catch (err) {
       this.set({ running: false, error: asCommandError(err) });
     }
+  }
+
+  /** From Credentials back to the app's details on Destination (a wrong secret, another app). */
+  private editApp(): void {
+    const preset = this.state.view.destination?.preset ?? null;
+    this.set({ selected: "destination", editingDestination: true, error: null, destForm: { ...this.state.destForm, preset } });
+  }
+
+  private checkLogins(): void {
+    void this.act(async () => {
+      await this.host.checkLogins();
+      this.passwordImportSection?.loginsChecked();
+      return this.host.appView();
+    });
+  }
+
+  private oauth(): OAuthScreen {
+    this.oauthScreen = this.oauthScreen ?? new OAuthScreen(this.host, () => this.renderSoon());
+    return this.oauthScreen;
+  }
+
+  private sourceImap(): SourceImapScreen {
+    this.sourceImapScreen = this.sourceImapScreen ?? new SourceImapScreen(this.host, () => this.render(), (view) => this.set({ view }));
+    return this.sourceImapScreen;
+  }
+
+  /** Credentials' import of a password file the admin already has, made on first show. */
+  private passwordImportSection: PasswordImportSection | null = null;
+
+  private passwordImport(): PasswordImportSection {
+    this.passwordImportSection = this.passwordImportSection ?? new PasswordImportSection(this.host, () => this.render(), (accounts) => this.passwordsImported(accounts));
+    return this.passwordImportSection;
+  }
+
+  /** The import stored these accounts' passwords: shown as stored in both tables (a value typed for one is dropped: the file's is newer). */
+  private passwordsImported(accounts: ImportedAccounts): void {
+    const stored = new Set(this.state.stored);
+    const typed = { ...this.state.typed };
+    for (const account of accounts.destination) {
+      stored.add(account);
+      delete typed[account];
+    }
+    this.state.stored = stored;
+    this.state.typed = typed;
+    for (const account of accounts.source) this.sourceImap().stored.add(account);
   }
 
   private resolver(): ResolveController {

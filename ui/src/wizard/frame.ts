@@ -20,6 +20,9 @@ export function frame(p: FrameProps): HTMLElement {
   const index = p.phases.findIndex((x) => x.phase === p.phase.phase);
   const prev = index > 0 ? p.phases[index - 1] : null;
   const next = index >= 0 && index + 1 < p.phases.length ? p.phases[index + 1] : null;
+  // A step that is done and asks nothing more: Continue is the default button (the one primary).
+  const bodyHasPrimary = p.body.some((el) => el !== null && (el.matches("button.primary") || el.querySelector("button.primary") !== null));
+  const continueClass = p.phase.state === "done" && !bodyHasPrimary ? "primary" : "secondary";
   return h(
     "section",
     { class: "screen framed", "data-testid": `screen-${p.phase.phase}` },
@@ -45,7 +48,7 @@ export function frame(p: FrameProps): HTMLElement {
         next
           ? h(
               "button",
-              { type: "button", class: "secondary", "data-testid": "continue", disabled: p.blocked !== null, onclick: () => p.onGo(next.phase) },
+              { type: "button", class: continueClass, "data-testid": "continue", disabled: p.blocked !== null, onclick: () => p.onGo(next.phase) },
               `Continue: ${next.title} →`,
             )
           : null,
