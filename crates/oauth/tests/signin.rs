@@ -224,11 +224,15 @@ impl AccessTokenSource for StaleFirst {
 
 #[tokio::test]
 async fn expired_token_is_retried_once_with_a_new_one() {
-    let (tokens, server) = setup(Duration::from_secs(2));
+    // Tokens live 16 s: one younger than 4 s is not dropped when refused. The first token is
+    // made older than that, then expired on the server; the new one has 4 s to serve the second
+    // login (0.5 s with a 2 s life was too short on a loaded CI machine).
+    let (tokens, server) = setup(Duration::from_secs(16));
     let real = microsoft_secret(&tokens, SECRET);
     let old = real.token("alice").await.unwrap();
     // The server's token expired; locally it still looks valid (clocks differ).
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    tokens.expire_issued_tokens();
     let pretend_valid = ferry_imap::AccessToken::new(
         old.secret().clone(),
         std::time::SystemTime::now() + Duration::from_secs(600),

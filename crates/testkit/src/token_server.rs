@@ -311,6 +311,16 @@ impl TokenServer {
         .to_string()
     }
 
+    /// Expires every token issued so far, as the provider would once their life is over (lets a
+    /// test expire a token on the server while the client still thinks it young).
+    pub fn expire_issued_tokens(&self) {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for issued in state.tokens.values_mut() {
+            issued.expires = now;
+        }
+    }
+
     /// Tokens issued so far (every grant).
     pub fn tokens_issued(&self) -> u64 {
         self.counters.tokens_issued.load(Ordering::Relaxed)
