@@ -198,7 +198,7 @@ describe("Initial sync", () => {
     w.state.selected = "initial_sync";
     w.render();
     host.emit({ job_id: "job-2", event: { kind: "started", job: "initial_sync", accounts: [progress("john@example.com", 0, 0, { stage: "done", eta_seconds: null })] } });
-    host.emit({ job_id: "job-2", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: 0 messages copied" } });
+    host.emit({ job_id: "job-2", event: { kind: "finished", outcome: "succeeded", summary: "Initial sync: nothing new to copy" } });
     await flush();
     expect(tid("overall")!.textContent).toBe("Nothing new to copy: every message was already there");
     // too quick to measure: no empty chart after the run
@@ -262,6 +262,9 @@ describe("Final sync", () => {
     tid("start-sync")!.click();
     expect(tid("confirm-sync")).not.toBeNull();
     expect(host.calls).not.toContain("start final_sync");
+    // One primary button while it asks: the confirmation's own; the start button waits.
+    expect(Array.from(root.querySelectorAll("button.primary")).map((b) => b.textContent)).toEqual(["Run final sync"]);
+    expect((tid("start-sync") as HTMLButtonElement).disabled).toBe(true);
     tid("confirm-yes")!.click();
     await flush();
     expect(host.calls).toContain("start final_sync");

@@ -87,8 +87,9 @@ export function syncBody(p: SyncProps, a: SyncActions): (HTMLElement | null)[] {
           ? h("button", { type: "button", class: "secondary", "data-testid": "pause", onclick: () => a.pause() }, "Pause")
           : h(
               "button",
-              // Once a run ended well, the next step (Continue) matters more than running it again.
-              { type: "button", class: p.done && !p.paused ? "secondary" : "primary", "data-testid": "start-sync", disabled: !p.ready, onclick: () => a.start() },
+              // Once a run ended well, the next step (Continue) matters more than running it again;
+              // while the confirmation asks, its button is the one primary and this one waits.
+              { type: "button", class: p.confirming || (p.done && !p.paused) ? "secondary" : "primary", "data-testid": "start-sync", disabled: !p.ready || p.confirming, onclick: () => a.start() },
               job ? (p.paused ? `Resume the ${name}` : `Run the ${name} again`) : `Start the ${name}`,
             ),
         running ? h("span", { class: "blocked" }, "You may close this window: the copy goes on, and the menu-bar icon shows how far it is.") : null,
