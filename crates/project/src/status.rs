@@ -131,8 +131,23 @@ pub fn status(project: &Project) -> Result<MigrationStatus> {
                 if snapshot.is_none() {
                     blockers.push("Discover the old server first.".into());
                 }
+                let over_imap = included
+                    .iter()
+                    .filter(|a| a.method == crate::plan::SourceMethod::Imap)
+                    .count();
+                let source_imap_set = project
+                    .setting::<serde_json::Value>(crate::phases::sync::SOURCE_IMAP_SETTING)?
+                    .is_some();
                 match &destination {
                     None => (PhaseState::NotStarted, None),
+                    // Not done while accounts wait to be read from a service Ferry cannot reach.
+                    Some(_) if over_imap > 0 && !source_imap_set => (
+                        PhaseState::NeedsAttention,
+                        Some(format!(
+                            "{} read over IMAP: enter how Ferry reaches the old server (below the accounts)",
+                            plural(over_imap as u64, "account", "accounts")
+                        )),
+                    ),
                     Some(d) => (
                         PhaseState::Done,
                         Some(format!(

@@ -131,6 +131,24 @@ async fn an_account_read_over_imap_is_checked_there_and_copied_exactly_once() {
         (jdoe.login.as_str(), jdoe.method),
         ("jdoe", SourceMethod::Imap)
     );
+    // Destination is not done while that account has no IMAP service to be read from.
+    let destination_line = |project: &Project| {
+        let line = ferry_project::status::status(project)
+            .unwrap()
+            .phases
+            .into_iter()
+            .find(|p| p.phase == ferry_project::store::Phase::Destination)
+            .unwrap();
+        (line.state, line.note.unwrap_or_default())
+    };
+    assert_eq!(
+        destination_line(&project),
+        (
+            ferry_project::store::PhaseState::NeedsAttention,
+            "1 account read over IMAP: enter how Ferry reaches the old server (below the accounts)"
+                .to_string()
+        )
+    );
 
     // The source password needs the service first.
     let err = phases::credentials::set_source_password(
@@ -192,6 +210,10 @@ async fn an_account_read_over_imap_is_checked_there_and_copied_exactly_once() {
         ),
     )
     .unwrap();
+    assert_eq!(
+        destination_line(&project).0,
+        ferry_project::store::PhaseState::Done
+    );
     // A wrong password first: the check names it, on the old server's side only.
     phases::credentials::set_source_password(
         &project,

@@ -490,10 +490,14 @@ fn summarize(
     verification: Option<&crate::review::Review>,
     cancelled: bool,
 ) -> String {
-    let mut parts = vec![format!(
-        "{} copied",
-        plural(report.copied, "message", "messages")
-    )];
+    let stopped = report.fatal as usize + not_started.len();
+    // "0 messages copied" reads like a failure; a cut-over or final sync often has nothing new.
+    let copied = match report.copied {
+        0 if report.failed == 0 && stopped == 0 => "nothing new to copy".to_string(),
+        0 => "nothing copied".to_string(),
+        n => format!("{} copied", plural(n, "message", "messages")),
+    };
+    let mut parts = vec![copied];
     if report.already_there > 0 {
         parts.push(format!("{} already on the new host", report.already_there));
     }
@@ -503,7 +507,6 @@ fn summarize(
     if report.skipped > 0 {
         parts.push(format!("{} skipped", report.skipped));
     }
-    let stopped = report.fatal as usize + not_started.len();
     if stopped > 0 {
         parts.push(format!(
             "{} could not be synced",
@@ -564,5 +567,35 @@ pub async fn run_until_done(
             _ = host.sleep_until(at) => {}
             _ = control.cancel.cancelled() => return Ok(reports),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(copied: u64, failed: u64, fatal: u64) -> SyncReport {
+        SyncReport {
+            copied,
+            failed,
+            fatal,
+            ..SyncReport::default()
+        }
+    }
+
+    #[test]
+    fn a_run_that_copied_nothing_says_so_in_words() {
+        let say = |r: &SyncReport| summarize(JobKind::DeltaSync, r, &[], None, false);
+        assert_eq!(say(&report(0, 0, 0)), "Cut-over sync: nothing new to copy");
+        assert_eq!(
+            say(&report(0, 2, 0)),
+            "Cut-over sync: nothing copied; 2 failed (see Review)"
+        );
+        assert_eq!(
+            say(&report(0, 0, 1)),
+            "Cut-over sync: nothing copied; 1 account could not be synced"
+        );
+        assert_eq!(say(&report(1, 0, 0)), "Cut-over sync: 1 message copied");
+        assert_eq!(say(&report(3, 0, 0)), "Cut-over sync: 3 messages copied");
     }
 }
