@@ -14,10 +14,10 @@
 //!   xvfb-run -a cargo test -p ferry-app --features custom-protocol --test app_webdriver_tray -- --ignored
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -28,77 +28,10 @@ mod dns_server;
 use common::{artifacts, click, shot, text, tid, wait_for, wait_text, AppEnv, Driver, PrepHost};
 use ferry_project::phases;
 use ferry_project::project::Project;
-use ferry_testkit::{Dovecot, Preset};
+use ferry_testkit::{Dovecot, Preset, SessionBus};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 const DIALOG_TITLE: &str = "Run the final sync now?";
-
-/// A session bus of the test's own (no desktop runs under Xvfb): the app and the test meet here.
-struct SessionBus {
-    _dir: tempfile::TempDir,
-    address: String,
-    daemon: Child,
-}
-
-impl SessionBus {
-    fn start() -> SessionBus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is not installed; scripts/test installs it (dbus-daemon)");
-        let stdout = daemon.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("dbus-daemon printed no address within 10 s")
-            .trim()
-            .to_owned();
-        assert!(address.starts_with("unix:"), "odd bus address {address:?}");
-        SessionBus {
-            _dir: dir,
-            address,
-            daemon,
-        }
-    }
-}
-
-impl Drop for SessionBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
 
 /// The desktop's side of the StatusNotifierItem protocol: the watcher an indicator registers
 /// with (without one, libayatana-appindicator falls back to an old-style tray icon). It keeps

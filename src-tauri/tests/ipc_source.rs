@@ -5,96 +5,12 @@
 //! account read over IMAP (real Dovecots: the test kit's OldMac and Modern). The harness is
 //! tests/ipc.rs's.
 
-use std::path::Path;
-use std::sync::Arc;
+mod mock_app;
 
-use ferry_app::AppState;
-use ferry_project::host::ProjectHost;
 use ferry_testkit::{Dovecot, Preset};
-use ferry_vault::{MemoryVault, Secret, Vault, VaultError};
+use ferry_vault::Vault;
+use mock_app::start;
 use serde_json::{json, Value};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{App, WebviewWindow, WebviewWindowBuilder};
-
-struct Running {
-    _app: App<MockRuntime>,
-    webview: WebviewWindow<MockRuntime>,
-    vault: Arc<MemoryVault>,
-}
-
-/// The system clock and one password store in memory, shared by every vault opened.
-struct TestHost {
-    vault: Arc<MemoryVault>,
-}
-
-struct SharedVault(Arc<MemoryVault>);
-
-impl Vault for SharedVault {
-    fn get(&self, host: &str, user: &str) -> Result<Option<Secret>, VaultError> {
-        self.0.get(host, user)
-    }
-    fn set(&self, host: &str, user: &str, secret: &Secret) -> Result<(), VaultError> {
-        self.0.set(host, user, secret)
-    }
-    fn delete(&self, host: &str, user: &str) -> Result<bool, VaultError> {
-        self.0.delete(host, user)
-    }
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-}
-
-impl ProjectHost for TestHost {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-    fn vault(&self) -> Result<Box<dyn Vault>, String> {
-        Ok(Box::new(SharedVault(self.vault.clone())))
-    }
-}
-
-fn start(project_dir: &Path) -> Running {
-    let vault = Arc::new(MemoryVault::new());
-    let host = Arc::new(TestHost {
-        vault: vault.clone(),
-    });
-    let app = ferry_app::with_commands(mock_builder())
-        .manage(AppState::new(
-            project_dir.join("migration.ferry"),
-            host as Arc<dyn ProjectHost>,
-        ))
-        .build(mock_context(noop_assets()))
-        .expect("app on the mock runtime");
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("main webview");
-    Running {
-        _app: app,
-        webview,
-        vault,
-    }
-}
-
-impl Running {
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().expect("JSON result"))
-    }
-}
 
 #[test]
 fn the_old_servers_imap_service_and_its_passwords_over_ipc() {

@@ -4,6 +4,8 @@
 //! forgets it, a wrong one is refused in words, and `FERRY_VAULT_PASSPHRASE` (here: the settings'
 //! environment passphrase) still wins. No response ever carries the passphrase.
 
+mod mock_app;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,36 +14,16 @@ use ferry_project::credentials::VaultChoice;
 use ferry_vault::{FileVault, Vault};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 const PASSWORD: &str = "Zebra-Quartz-7781!";
 const PASSPHRASE: &str = "first passphrase";
 
-struct Running {
-    _app: App<MockRuntime>,
-    webview: WebviewWindow<MockRuntime>,
-}
+/// The app, every answer of which is checked to carry no passphrase and no password.
+struct Running(mock_app::Running);
 
 impl Running {
     fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let answer = get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().expect("JSON result"));
-        // nothing that comes back carries the passphrase
+        let answer = self.0.invoke(cmd, args);
         let shown = match &answer {
             Ok(v) | Err(v) => v.to_string(),
         };
@@ -59,14 +41,10 @@ fn start(project: &Path, vault: &Path, env: Option<&str>) -> Running {
         file: Some(vault.to_path_buf()),
         env_passphrase: env.map(|p| SecretString::from(p.to_string())),
     }));
-    let app = ferry_app::with_commands(mock_builder())
-        .manage(AppState::for_app(project.join("migration.ferry"), host))
-        .build(mock_context(noop_assets()))
-        .expect("app on the mock runtime");
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("main webview");
-    Running { _app: app, webview }
+    Running(mock_app::start_with_state(AppState::for_app(
+        project.join("migration.ferry"),
+        host,
+    )))
 }
 
 /// A migration discovered from the fixture with another IMAP host chosen; the first account's

@@ -3,22 +3,20 @@
 //! standard input, all inside a temp folder. Nothing touches the machine's own keyring or bus.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ferry_testkit::SessionBus;
 use ferry_vault::secret_service::SecretServiceVault;
 use ferry_vault::{Entry, Secret, Vault, VaultError};
 
 const KEYRING_PASSWORD: &str = "keyring-unlock-Vq7";
 
-/// A private session bus, and (optionally) a keyring daemon on it; both killed by pid on drop.
+/// A private session bus, and (optionally) a keyring daemon on it; both killed on drop.
 struct Desktop {
-    dir: tempfile::TempDir,
-    address: String,
-    dbus: Child,
+    bus: SessionBus,
     keyring: Option<Child>,
 }
 
@@ -28,8 +26,6 @@ impl Drop for Desktop {
             let _ = keyring.kill();
             let _ = keyring.wait();
         }
-        let _ = self.dbus.kill();
-        let _ = self.dbus.wait();
     }
 }
 
@@ -45,60 +41,15 @@ fn need(program: &str) {
 
 fn start_bus() -> Desktop {
     need("dbus-daemon");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bus.conf");
-    std::fs::write(
-        &config,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut dbus = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", config.display()))
-        .args(["--nofork", "--print-address=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dbus-daemon");
-    let stdout = dbus.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("dbus-daemon printed no address within 10 s")
-        .trim()
-        .to_owned();
-    assert!(address.starts_with("unix:"), "odd bus address {address:?}");
     Desktop {
-        dir,
-        address,
-        dbus,
+        bus: SessionBus::start(),
         keyring: None,
     }
 }
 
 fn start_keyring(desktop: &mut Desktop) {
     need("gnome-keyring-daemon");
-    let root = desktop.dir.path();
+    let root = desktop.bus.dir();
     for sub in ["home", "data", "config", "run"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
     }
@@ -115,7 +66,7 @@ fn start_keyring(desktop: &mut Desktop) {
         .env("XDG_DATA_HOME", root.join("data"))
         .env("XDG_CONFIG_HOME", root.join("config"))
         .env("XDG_RUNTIME_DIR", root.join("run"))
-        .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
+        .env("DBUS_SESSION_BUS_ADDRESS", &desktop.bus.address)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -168,7 +119,7 @@ fn files_contain(dir: &Path, needle: &[u8]) -> Vec<String> {
 fn passwords_live_in_a_real_gnome_keyring() {
     let mut desktop = start_bus();
     start_keyring(&mut desktop);
-    let vault = connect(&desktop.address);
+    let vault = connect(&desktop.bus.address);
 
     assert!(vault.get("mail.example.com", "jdoe").unwrap().is_none());
     vault
@@ -220,7 +171,7 @@ fn passwords_live_in_a_real_gnome_keyring() {
     );
 
     // A second, independent connection (another Ferry process) sees the same items.
-    let other = connect(&desktop.address);
+    let other = connect(&desktop.bus.address);
     assert_eq!(
         other
             .get("imap.new.example", "jdoe@example.com")
@@ -238,7 +189,7 @@ fn passwords_live_in_a_real_gnome_keyring() {
     drop(other);
     drop(vault);
     for secret in ["Ss-Jdoe-2nd", "Ss-New-8675309", "Ss-Jdoe-5150"] {
-        let hits = files_contain(desktop.dir.path(), secret.as_bytes());
+        let hits = files_contain(desktop.bus.dir(), secret.as_bytes());
         assert!(hits.is_empty(), "{secret} in clear in {hits:?}");
     }
 }
@@ -247,7 +198,7 @@ fn passwords_live_in_a_real_gnome_keyring() {
 fn a_bus_without_a_secret_service_is_reported_unavailable() {
     let desktop = start_bus();
     let started = Instant::now();
-    let err = SecretServiceVault::connect_to(&desktop.address)
+    let err = SecretServiceVault::connect_to(&desktop.bus.address)
         .err()
         .expect("no keyring runs on this bus");
     assert!(
